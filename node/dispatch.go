@@ -1,0 +1,269 @@
+package node
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keyfleet/keyfleet/internal/commands"
+	"github.com/tidwall/redcon"
+)
+
+// handler executes one command. args[0] is the command name as sent.
+type handler func(s *Server, c *Client, args [][]byte)
+
+// command is a row of the command table with its handler attached.
+type command struct {
+	*commands.Command
+	proc handler
+	subs []*command
+}
+
+// handlers maps command names ("get", "config|get") to their handlers.
+// Family files fill it from init functions through register; it is the
+// engine's half of the command table and is read-only once New runs.
+var handlers = map[string]handler{}
+
+func register(m map[string]handler) {
+	for name, h := range m {
+		if _, dup := handlers[name]; dup {
+			panic("node: handler registered twice: " + name)
+		}
+		handlers[name] = h
+	}
+}
+
+var (
+	tableOnce sync.Once
+	table     map[string]*command
+)
+
+// commandTable joins the metadata rows with the handlers. A row without a
+// handler is not served (the engine answers "unknown command" for it) and
+// a handler without a row is a bug caught by TestCommandTable.
+func commandTable() map[string]*command {
+	tableOnce.Do(func() {
+		table = make(map[string]*command)
+		for _, row := range commands.Default.All() {
+			c := &command{Command: row, proc: handlers[row.Name]}
+			for _, sr := range row.Subcommands {
+				if h := handlers[sr.Name]; h != nil {
+					c.subs = append(c.subs, &command{Command: sr, proc: h})
+				}
+			}
+			if c.proc == nil && len(c.subs) == 0 {
+				continue
+			}
+			table[row.Name] = c
+		}
+	})
+	return table
+}
+
+func lookupCommand(name []byte) *command {
+	t := commandTable()
+	if c, ok := t[string(name)]; ok {
+		return c
+	}
+	if len(name) > 64 {
+		return nil
+	}
+	var buf [64]byte
+	low := buf[:len(name)]
+	for i, b := range name {
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		low[i] = b
+	}
+	return t[string(low)]
+}
+
+func (c *command) sub(name []byte) *command {
+	for _, sc := range c.subs {
+		_, n, _ := strings.Cut(sc.Name, "|")
+		if strings.EqualFold(n, string(name)) {
+			return sc
+		}
+	}
+	return nil
+}
+
+// serveRESP runs a batch of pipelined commands under one hold of the shard
+// lock and writes their replies with one write.
+func (s *Server) serveRESP(conn redcon.Conn, rc redcon.Command) {
+	c, ok := conn.Context().(*Client)
+	if !ok {
+		conn.Close()
+		return
+	}
+	s.mu.Lock()
+	s.execute(c, rc.Args)
+	for !c.closeAfterReply {
+		more := conn.ReadPipeline()
+		if len(more) == 0 {
+			break
+		}
+		for i := range more {
+			if c.closeAfterReply {
+				break
+			}
+			s.execute(c, more[i].Args)
+		}
+	}
+	s.mu.Unlock()
+	if err := c.flush(); err != nil || c.closeAfterReply {
+		conn.Close()
+	}
+}
+
+// unknownCommandError formats Redis's reply for a command it lacks.
+func unknownCommandError(args [][]byte) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ERR unknown command '%s', with args beginning with: ", truncate(string(args[0]), 128))
+	for _, a := range args[1:] {
+		if b.Len() >= 128 {
+			break
+		}
+		fmt.Fprintf(&b, "'%s' ", truncate(string(a), 128-b.Len()))
+	}
+	return b.String()
+}
+
+func truncate(s string, n int) string {
+	if n < 0 {
+		n = 0
+	}
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// resolve finds the command row for args, writing the error reply and
+// returning nil when there is none or the arity is wrong.
+func (s *Server) resolve(c *Client, args [][]byte) *command {
+	cmd := lookupCommand(args[0])
+	if cmd == nil {
+		c.Error(unknownCommandError(args))
+		return nil
+	}
+	if len(cmd.subs) > 0 && cmd.proc == nil {
+		if len(args) == 1 {
+			c.Error(fmt.Sprintf("ERR wrong number of arguments for '%s' command", cmd.Name))
+			return nil
+		}
+		sc := cmd.sub(args[1])
+		if sc == nil {
+			c.Error(fmt.Sprintf("ERR unknown subcommand '%s'. Try %s HELP.",
+				truncate(string(args[1]), 128), strings.ToUpper(cmd.Name)))
+			return nil
+		}
+		cmd = sc
+	}
+	if (cmd.Arity > 0 && len(args) != cmd.Arity) || len(args) < -cmd.Arity {
+		c.Error(fmt.Sprintf("ERR wrong number of arguments for '%s' command", cmd.Name))
+		return nil
+	}
+	return cmd
+}
+
+// interceptor can take over a command before it runs (MULTI queueing,
+// subscriber context, OOM, read-only replica, client pause, busy script).
+// It returns true if it handled the command (replied or queued it).
+type interceptor func(s *Server, c *Client, cmd *command, args [][]byte) bool
+
+// interceptors run in order; registered from init functions only.
+var interceptors []interceptor
+
+// execute runs one command for c with the shard lock held.
+func (s *Server) execute(c *Client, args [][]byte) {
+	if len(args) == 0 {
+		return
+	}
+	now := time.Now()
+	c.lastActive = now
+	s.updateClock(now)
+	mark := len(c.out)
+	c.errorReplied = false
+	cmd := s.resolve(c, args)
+	if cmd != nil {
+		if !c.authenticated && !cmd.Has(commands.NoAuth) {
+			c.Error(errNoAuth)
+			cmd = nil
+		}
+	}
+	if cmd == nil {
+		s.stats.totalCommands++
+		s.finishReply(c, mark)
+		return
+	}
+	for _, ic := range interceptors {
+		if ic(s, c, cmd, args) {
+			s.finishReply(c, mark)
+			return
+		}
+	}
+	s.call(c, cmd, args)
+	s.finishReply(c, mark)
+}
+
+// call runs a resolved command and accounts for it. MULTI/EXEC and
+// scripts call it for each inner command.
+func (s *Server) call(c *Client, cmd *command, args [][]byte) {
+	if s.hooks.beforeCall != nil {
+		s.hooks.beforeCall(c, cmd, args)
+	}
+	start := time.Now()
+	c.errorReplied = false
+	cmd.proc(s, c, args)
+	dur := time.Since(start)
+	st := s.stats.cmdStats[cmd.Name]
+	if st == nil {
+		st = &cmdStat{}
+		s.stats.cmdStats[cmd.Name] = st
+	}
+	st.calls++
+	st.usec += dur.Microseconds()
+	if c.errorReplied {
+		st.failed++
+	}
+	s.stats.totalCommands++
+	c.lastCmd = cmd.Name
+	if s.hooks.afterCall != nil {
+		s.hooks.afterCall(c, cmd, args, dur)
+	}
+}
+
+// finishReply applies CLIENT REPLY OFF|SKIP to what the command wrote.
+func (s *Server) finishReply(c *Client, mark int) {
+	switch {
+	case c.replyMode == replyOff:
+		c.out = c.out[:mark]
+	case c.skipNext:
+		c.out = c.out[:mark]
+		c.skipNext = false
+	case c.replyMode == replySkip:
+		c.replyMode = replyOn
+		c.skipNext = true
+	}
+}
+
+// rejectCommand counts a command refused before it ran.
+func (s *Server) rejectCommand(c *Client, cmd *command, msg string) {
+	st := s.stats.cmdStats[cmd.Name]
+	if st == nil {
+		st = &cmdStat{}
+		s.stats.cmdStats[cmd.Name] = st
+	}
+	st.rejected++
+	c.Error(msg)
+}
+
+// countError records an error reply in errorstats by its code.
+func (s *Server) countError(msg string) {
+	code, _, _ := strings.Cut(msg, " ")
+	s.stats.totalErrors++
+	s.stats.errorCounts[code]++
+}

@@ -1,0 +1,460 @@
+package keyspace
+
+import (
+	"hash/maphash"
+	"math/bits"
+	"math/rand/v2"
+)
+
+// The table is a Redis-style chained hash table with two bucket arrays and
+// incremental rehashing, which gives SCAN its guarantee (every key present
+// for the whole iteration is returned) and keeps resizes free of long
+// pauses. Entries live in fixed-size pages that never move, so an *Object
+// handed out stays valid until its key is deleted, and chains link by
+// int32 index instead of pointer, keeping the GC's work small.
+
+const (
+	pageBits = 10
+	pageSize = 1 << pageBits
+	nilIdx   = -1
+	initSize = 4
+)
+
+type entry struct {
+	key    string
+	obj    Object
+	hash   uint64
+	expire int64 // unix ms; 0 means none
+	next   int32 // next in the bucket chain, or in the free list
+	vpos   int32 // position in DB.volatile, or -1
+}
+
+type table struct {
+	buckets []int32
+	mask    uint64
+	used    int
+}
+
+// DB is one logical database.
+type DB struct {
+	pages    [][]entry
+	free     int32 // head of the free list
+	nslots   int32 // slots handed out from pages so far
+	tables   [2]table
+	rehash   int // next bucket of tables[0] to move; -1 when not rehashing
+	volatile []int32
+	seed     maphash.Seed
+	// pauseRehash counts active safe iterators; rehash steps are skipped
+	// while any is open, as in Redis.
+	pauseRehash int
+}
+
+// New returns an empty database.
+func New() *DB {
+	return &DB{free: nilIdx, rehash: -1, seed: maphash.MakeSeed()}
+}
+
+func (d *DB) at(i int32) *entry { return &d.pages[i>>pageBits][i&(pageSize-1)] }
+
+func (d *DB) hashOf(key []byte) uint64 { return maphash.Bytes(d.seed, key) }
+
+// Len is the number of keys, expired ones not yet reclaimed included.
+func (d *DB) Len() int { return d.tables[0].used + d.tables[1].used }
+
+// VolatileLen is the number of keys with an expiry.
+func (d *DB) VolatileLen() int { return len(d.volatile) }
+
+// Buckets reports the bucket counts of both tables, for DEBUG HTSTATS.
+func (d *DB) Buckets() (main, rehashing int) {
+	return len(d.tables[0].buckets), len(d.tables[1].buckets)
+}
+
+func (d *DB) isRehashing() bool { return d.rehash >= 0 }
+
+func (d *DB) alloc() int32 {
+	if d.free != nilIdx {
+		i := d.free
+		d.free = d.at(i).next
+		return i
+	}
+	i := d.nslots
+	if int(i>>pageBits) == len(d.pages) {
+		d.pages = append(d.pages, make([]entry, pageSize))
+	}
+	d.nslots++
+	return i
+}
+
+func (d *DB) release(i int32) {
+	e := d.at(i)
+	*e = entry{next: d.free, vpos: nilIdx}
+	d.free = i
+}
+
+// rehashStep moves n buckets from the old table to the new one.
+func (d *DB) rehashStep(n int) bool {
+	if !d.isRehashing() || d.pauseRehash > 0 {
+		return false
+	}
+	t0, t1 := &d.tables[0], &d.tables[1]
+	empty := n * 10
+	for ; n > 0 && t0.used > 0; n-- {
+		for t0.buckets[d.rehash] == nilIdx {
+			d.rehash++
+			if empty--; empty == 0 {
+				return true
+			}
+		}
+		i := t0.buckets[d.rehash]
+		for i != nilIdx {
+			e := d.at(i)
+			next := e.next
+			b := e.hash & t1.mask
+			e.next = t1.buckets[b]
+			t1.buckets[b] = i
+			t0.used--
+			t1.used++
+			i = next
+		}
+		t0.buckets[d.rehash] = nilIdx
+		d.rehash++
+	}
+	if t0.used == 0 {
+		d.tables[0] = d.tables[1]
+		d.tables[1] = table{}
+		d.rehash = -1
+		return false
+	}
+	return true
+}
+
+// RehashMs performs rehash steps for roughly the given budget of buckets;
+// the caller's cron bounds it in time.
+func (d *DB) Rehash(buckets int) bool { return d.rehashStep(buckets) }
+
+func newTable(size int) table {
+	t := table{buckets: make([]int32, size), mask: uint64(size - 1)}
+	for i := range t.buckets {
+		t.buckets[i] = nilIdx
+	}
+	return t
+}
+
+func nextPow2(n int) int {
+	if n < initSize {
+		return initSize
+	}
+	return 1 << bits.Len(uint(n-1))
+}
+
+func (d *DB) resizeTo(size int) {
+	if d.isRehashing() {
+		return
+	}
+	size = nextPow2(size)
+	if size == len(d.tables[0].buckets) {
+		return
+	}
+	if d.tables[0].buckets == nil {
+		d.tables[0] = newTable(size)
+		return
+	}
+	d.tables[1] = newTable(size)
+	d.rehash = 0
+}
+
+func (d *DB) expandIfNeeded() {
+	if d.isRehashing() {
+		return
+	}
+	t0 := &d.tables[0]
+	if t0.buckets == nil {
+		d.resizeTo(initSize)
+		return
+	}
+	if t0.used >= len(t0.buckets) {
+		d.resizeTo(t0.used + 1)
+	}
+}
+
+// Resize shrinks the table when it is less than 10% full, as Redis's cron
+// does. Returns true if a resize started.
+func (d *DB) Resize() bool {
+	if d.isRehashing() || d.pauseRehash > 0 {
+		return false
+	}
+	size, used := len(d.tables[0].buckets), d.tables[0].used
+	if size > initSize && used*100/size < 10 {
+		d.resizeTo(max(used, initSize))
+		return d.isRehashing()
+	}
+	return false
+}
+
+func (d *DB) find(key []byte, h uint64) int32 {
+	for t := 0; t < 2; t++ {
+		tb := &d.tables[t]
+		if tb.buckets == nil {
+			break
+		}
+		for i := tb.buckets[h&tb.mask]; i != nilIdx; {
+			e := d.at(i)
+			if e.hash == h && e.key == string(key) {
+				return i
+			}
+			i = e.next
+		}
+		if !d.isRehashing() {
+			break
+		}
+	}
+	return nilIdx
+}
+
+// Lookup returns the object at key and its expiry (0: none), without
+// checking expiry. The pointer is valid until the key is deleted.
+func (d *DB) Lookup(key []byte) (*Object, int64) {
+	if d.Len() == 0 {
+		return nil, 0
+	}
+	if d.isRehashing() {
+		d.rehashStep(1)
+	}
+	i := d.find(key, d.hashOf(key))
+	if i == nilIdx {
+		return nil, 0
+	}
+	e := d.at(i)
+	return &e.obj, e.expire
+}
+
+// Set stores obj at key, keeping an existing expiry only if keepTTL.
+// It returns the stored object's pointer and whether the key was new.
+func (d *DB) Set(key []byte, obj Object, keepTTL bool) (*Object, bool) {
+	if d.isRehashing() {
+		d.rehashStep(1)
+	}
+	h := d.hashOf(key)
+	if i := d.find(key, h); i != nilIdx {
+		e := d.at(i)
+		e.obj = obj
+		if !keepTTL && e.expire != 0 {
+			d.unsetVolatile(i)
+		}
+		return &e.obj, false
+	}
+	d.expandIfNeeded()
+	i := d.alloc()
+	e := d.at(i)
+	*e = entry{key: string(key), obj: obj, hash: h, vpos: nilIdx}
+	t := &d.tables[0]
+	if d.isRehashing() {
+		t = &d.tables[1]
+	}
+	b := h & t.mask
+	e.next = t.buckets[b]
+	t.buckets[b] = i
+	t.used++
+	return &e.obj, true
+}
+
+// Delete removes key and returns the removed object, if any.
+func (d *DB) Delete(key []byte) (Object, bool) {
+	if d.Len() == 0 {
+		return Object{}, false
+	}
+	if d.isRehashing() {
+		d.rehashStep(1)
+	}
+	h := d.hashOf(key)
+	for t := 0; t < 2; t++ {
+		tb := &d.tables[t]
+		if tb.buckets == nil {
+			break
+		}
+		b := h & tb.mask
+		prev := int32(nilIdx)
+		for i := tb.buckets[b]; i != nilIdx; {
+			e := d.at(i)
+			if e.hash == h && e.key == string(key) {
+				if prev == nilIdx {
+					tb.buckets[b] = e.next
+				} else {
+					d.at(prev).next = e.next
+				}
+				tb.used--
+				if e.vpos != nilIdx {
+					d.unsetVolatile(i)
+				}
+				obj := e.obj
+				d.release(i)
+				return obj, true
+			}
+			prev = i
+			i = e.next
+		}
+		if !d.isRehashing() {
+			break
+		}
+	}
+	return Object{}, false
+}
+
+// SetExpire sets the absolute expiry (unix ms) of an existing key; 0
+// removes it. It returns false if the key does not exist.
+func (d *DB) SetExpire(key []byte, at int64) bool {
+	i := d.find(key, d.hashOf(key))
+	if i == nilIdx {
+		return false
+	}
+	e := d.at(i)
+	if at == 0 {
+		if e.vpos != nilIdx {
+			d.unsetVolatile(i)
+		}
+		return true
+	}
+	e.expire = at
+	if e.vpos == nilIdx {
+		e.vpos = int32(len(d.volatile))
+		d.volatile = append(d.volatile, i)
+	}
+	return true
+}
+
+func (d *DB) unsetVolatile(i int32) {
+	e := d.at(i)
+	e.expire = 0
+	p := e.vpos
+	if p == nilIdx {
+		return
+	}
+	last := int32(len(d.volatile) - 1)
+	if p != last {
+		moved := d.volatile[last]
+		d.volatile[p] = moved
+		d.at(moved).vpos = p
+	}
+	d.volatile = d.volatile[:last]
+	e.vpos = nilIdx
+}
+
+// KeyRef is a key found by a scan or a sample. Key aliases the stored
+// string and must not be kept past a write to the database.
+type KeyRef struct {
+	Key    string
+	Obj    *Object
+	Expire int64
+}
+
+func (d *DB) ref(i int32) KeyRef {
+	e := d.at(i)
+	return KeyRef{Key: e.key, Obj: &e.obj, Expire: e.expire}
+}
+
+// Scan calls fn for the keys of one bucket group at cursor and returns the
+// next cursor (0 when the iteration is complete). It follows Redis's
+// reverse-binary cursor so that a key present for the whole iteration is
+// returned at least once, across resizes.
+func (d *DB) Scan(cursor uint64, fn func(KeyRef)) uint64 {
+	if d.Len() == 0 {
+		return 0
+	}
+	emit := func(t *table, b uint64) {
+		for i := t.buckets[b&t.mask]; i != nilIdx; {
+			e := d.at(i)
+			next := e.next
+			fn(d.ref(i))
+			i = next
+		}
+	}
+	d.pauseRehash++
+	defer func() { d.pauseRehash-- }()
+	if !d.isRehashing() {
+		t := &d.tables[0]
+		m := t.mask
+		emit(t, cursor)
+		cursor |= ^m
+		cursor = bits.Reverse64(cursor)
+		cursor++
+		cursor = bits.Reverse64(cursor)
+		return cursor
+	}
+	t0, t1 := &d.tables[0], &d.tables[1]
+	if len(t0.buckets) > len(t1.buckets) {
+		t0, t1 = t1, t0
+	}
+	m0, m1 := t0.mask, t1.mask
+	emit(t0, cursor)
+	for {
+		emit(t1, cursor)
+		cursor |= ^m1
+		cursor = bits.Reverse64(cursor)
+		cursor++
+		cursor = bits.Reverse64(cursor)
+		if cursor&(m0^m1) == 0 {
+			break
+		}
+	}
+	return cursor
+}
+
+// Each calls fn for every key until fn returns false. The database must
+// not be modified during the walk.
+func (d *DB) Each(fn func(KeyRef) bool) {
+	for i := int32(0); i < d.nslots; i++ {
+		if d.at(i).obj.Type == TypeNone { // a free slot
+			continue
+		}
+		if !fn(d.ref(i)) {
+			return
+		}
+	}
+}
+
+// RandomKey returns a random key, fair enough for RANDOMKEY and eviction
+// sampling: a random non-empty bucket, then a random entry of its chain.
+func (d *DB) RandomKey(r *rand.Rand) (KeyRef, bool) {
+	if d.Len() == 0 {
+		return KeyRef{}, false
+	}
+	if d.isRehashing() {
+		d.rehashStep(1)
+	}
+	var head int32
+	for {
+		if d.isRehashing() {
+			n0, n1 := len(d.tables[0].buckets), len(d.tables[1].buckets)
+			b := d.rehash + r.IntN(n0+n1-d.rehash)
+			if b >= n0 {
+				head = d.tables[1].buckets[b-n0]
+			} else {
+				head = d.tables[0].buckets[b]
+			}
+		} else {
+			t := &d.tables[0]
+			head = t.buckets[r.Uint64()&t.mask]
+		}
+		if head != nilIdx {
+			break
+		}
+	}
+	n := 0
+	for i := head; i != nilIdx; i = d.at(i).next {
+		n++
+	}
+	k := r.IntN(n)
+	i := head
+	for ; k > 0; k-- {
+		i = d.at(i).next
+	}
+	return d.ref(i), true
+}
+
+// RandomVolatile returns a random key that has an expiry.
+func (d *DB) RandomVolatile(r *rand.Rand) (KeyRef, bool) {
+	if len(d.volatile) == 0 {
+		return KeyRef{}, false
+	}
+	return d.ref(d.volatile[r.IntN(len(d.volatile))]), true
+}

@@ -1,0 +1,146 @@
+package keyspace
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+func str(s string) Object { return Object{Type: TypeString, Str: []byte(s)} }
+
+func TestSetLookupDelete(t *testing.T) {
+	d := New()
+	const n = 5000
+	for i := 0; i < n; i++ {
+		if _, isNew := d.Set([]byte(fmt.Sprint("k", i)), str(fmt.Sprint(i)), false); !isNew {
+			t.Fatalf("key %d not new", i)
+		}
+	}
+	if d.Len() != n {
+		t.Fatalf("Len = %d", d.Len())
+	}
+	for i := 0; i < n; i += 2 {
+		if _, ok := d.Delete([]byte(fmt.Sprint("k", i))); !ok {
+			t.Fatalf("delete %d failed", i)
+		}
+	}
+	for i := 0; i < n; i++ {
+		o, _ := d.Lookup([]byte(fmt.Sprint("k", i)))
+		if (o != nil) != (i%2 == 1) {
+			t.Fatalf("key %d presence wrong", i)
+		}
+		if o != nil && string(o.Str) != fmt.Sprint(i) {
+			t.Fatalf("key %d value %q", i, o.Str)
+		}
+	}
+	// The empty key is a valid key.
+	d.Set(nil, str("empty"), false)
+	if o, _ := d.Lookup([]byte{}); o == nil || string(o.Str) != "empty" {
+		t.Fatal("empty key lost")
+	}
+	seen := 0
+	d.Each(func(KeyRef) bool { seen++; return true })
+	if seen != d.Len() {
+		t.Fatalf("Each saw %d of %d", seen, d.Len())
+	}
+}
+
+func TestExpireVolatile(t *testing.T) {
+	d := New()
+	for i := 0; i < 100; i++ {
+		d.Set([]byte(fmt.Sprint(i)), str("v"), false)
+	}
+	for i := 0; i < 100; i += 3 {
+		d.SetExpire([]byte(fmt.Sprint(i)), int64(1000+i))
+	}
+	if d.VolatileLen() != 34 {
+		t.Fatalf("volatile = %d", d.VolatileLen())
+	}
+	d.Delete([]byte("0"))
+	d.Set([]byte("3"), str("x"), false) // overwrite drops the TTL
+	d.Set([]byte("6"), str("x"), true)  // KEEPTTL keeps it
+	if d.VolatileLen() != 32 {
+		t.Fatalf("volatile after delete/overwrite = %d", d.VolatileLen())
+	}
+	if _, exp := d.Lookup([]byte("6")); exp != 1006 {
+		t.Fatalf("KEEPTTL lost expiry: %d", exp)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 100; i++ {
+		k, ok := d.RandomVolatile(r)
+		if !ok || k.Expire == 0 {
+			t.Fatal("RandomVolatile returned a persistent key")
+		}
+	}
+}
+
+// TestScanGuarantee checks Redis's SCAN contract: every key present for the
+// whole iteration is returned, while the table grows and shrinks under it.
+func TestScanGuarantee(t *testing.T) {
+	d := New()
+	for i := 0; i < 1000; i++ {
+		d.Set([]byte(fmt.Sprint("stay", i)), str("v"), false)
+	}
+	seen := map[string]bool{}
+	var cursor uint64
+	step := 0
+	for {
+		cursor = d.Scan(cursor, func(k KeyRef) { seen[k.Key] = true })
+		step++
+		// Churn: add keys (forcing growth) and remove them (forcing shrink).
+		for j := 0; j < 50; j++ {
+			d.Set([]byte(fmt.Sprint("tmp", step, "-", j)), str("v"), false)
+		}
+		if step%7 == 0 {
+			for s := step - 6; s <= step; s++ {
+				for j := 0; j < 50; j++ {
+					d.Delete([]byte(fmt.Sprint("tmp", s, "-", j)))
+				}
+			}
+			d.Resize()
+		}
+		d.Rehash(3)
+		if cursor == 0 {
+			break
+		}
+	}
+	for i := 0; i < 1000; i++ {
+		if !seen[fmt.Sprint("stay", i)] {
+			t.Fatalf("SCAN missed stay%d", i)
+		}
+	}
+}
+
+func TestRandomKey(t *testing.T) {
+	d := New()
+	r := rand.New(rand.NewPCG(3, 4))
+	if _, ok := d.RandomKey(r); ok {
+		t.Fatal("RandomKey on empty db")
+	}
+	for i := 0; i < 10; i++ {
+		d.Set([]byte(fmt.Sprint(i)), str("v"), false)
+	}
+	got := map[string]bool{}
+	for i := 0; i < 1000; i++ {
+		k, _ := d.RandomKey(r)
+		got[k.Key] = true
+	}
+	if len(got) != 10 {
+		t.Fatalf("RandomKey reached %d of 10 keys", len(got))
+	}
+}
+
+func BenchmarkSetGet(b *testing.B) {
+	d := New()
+	keys := make([][]byte, 1<<16)
+	for i := range keys {
+		keys[i] = []byte(fmt.Sprint("key:", i))
+	}
+	v := str("0123456789")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		k := keys[i&(len(keys)-1)]
+		d.Set(k, v, false)
+		d.Lookup(k)
+	}
+}

@@ -1,0 +1,307 @@
+// Package node is Keyfleet's data engine: a Redis 7.0-compatible server
+// for one shard. A node process runs one Server standalone, or many (one
+// per shard) under node/host in managed mode; Servers share nothing.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tidwall/redcon"
+)
+
+// Version is the Redis version the engine reports and follows.
+const Version = "7.0.15"
+
+// KeyfleetVersion is the product's own version.
+const KeyfleetVersion = "0.1.0"
+
+// Server is one shard engine: its keyspace, clients and configuration.
+// Commands of a shard run one at a time under mu: that is the engine's
+// single logical thread (MULTI, scripts and blocking wake-ups are atomic).
+type Server struct {
+	mu  sync.Mutex
+	cfg *Config
+	log *slog.Logger
+
+	dbs []*DB
+
+	// cmdTime is the clock of the command being executed (unix ms).
+	cmdTime  int64
+	lruClock uint32
+	noTouch  bool // set while CLIENT NO-TOUCH style reads run
+
+	rng *rand.Rand
+
+	clients      map[int64]*Client
+	nextClientID atomic.Int64
+
+	stats  stats
+	// dirty counts changes since the last save, as Redis's server.dirty.
+	dirty int64
+	hooks  hooks
+	ext    map[string]any // per-subsystem state, keyed by subsystem name
+	notifyFlags int
+
+	startTime time.Time
+	runID     string
+
+	ln      net.Listener
+	rs      *redcon.Server
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{}
+	closing atomic.Bool
+}
+
+// hooks are the points where subsystems (transactions, pub/sub, blocking
+// operations, replication and AOF) plug into the keyspace. A nil hook is
+// a subsystem that is not active.
+type hooks struct {
+	keyModified func(db *DB, key []byte)
+	keyReady    func(db *DB, key []byte)
+	propagate   func(dbid int, argv [][]byte)
+	notify      func(class int, event string, key []byte, dbid int)
+	clientGone  []func(c *Client)
+	beforeCall  func(c *Client, cmd *command, args [][]byte)
+	afterCall   func(c *Client, cmd *command, args [][]byte, dur time.Duration)
+	cron        []func(now time.Time)
+	isReplica   func() bool
+}
+
+// serverInits are run by New for each subsystem that registered one; they
+// fill in hooks and per-server state. Registered from init functions only.
+var serverInits []func(s *Server)
+
+type stats struct {
+	totalConnections int64
+	totalCommands    int64
+	rejectedConns    int64
+	expiredKeys      int64
+	evictedKeys      int64
+	keyspaceHits     int64
+	keyspaceMisses   int64
+	totalErrors      int64
+	netInput         int64
+	netOutput        int64
+	errorCounts      map[string]int64
+	cmdStats         map[string]*cmdStat
+}
+
+type cmdStat struct {
+	calls, usec, rejected, failed int64
+}
+
+// New returns a Server for cfg. Call Run to serve.
+func New(cfg *Config, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{
+		cfg:       cfg,
+		log:       log,
+		clients:   make(map[int64]*Client),
+		rng:       rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		startTime: time.Now(),
+		ext:       make(map[string]any),
+		done:      make(chan struct{}),
+	}
+	s.runID = randomHex(s.rng, 40)
+	s.stats.errorCounts = make(map[string]int64)
+	s.stats.cmdStats = make(map[string]*cmdStat)
+	s.dbs = make([]*DB, cfg.Databases)
+	for i := range s.dbs {
+		s.dbs[i] = newDB(i)
+	}
+	s.updateClock(time.Now())
+	for _, f := range serverInits {
+		f(s)
+	}
+	return s
+}
+
+func randomHex(r *rand.Rand, n int) string {
+	const hex = "0123456789abcdef"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = hex[r.IntN(16)]
+	}
+	return string(b)
+}
+
+func (s *Server) isReplica() bool {
+	return s.hooks.isReplica != nil && s.hooks.isReplica()
+}
+
+func (s *Server) updateClock(now time.Time) {
+	s.cmdTime = now.UnixMilli()
+	s.lruClock = uint32(now.Unix()) & lruClockMax
+}
+
+// lruClockMax bounds the 24-bit LRU clock, as Redis's LRU_CLOCK_MAX.
+const lruClockMax = 1<<24 - 1
+
+// Addr returns the address the server listens on, once Run has started.
+func (s *Server) Addr() net.Addr {
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// Listen opens the server's listener without serving, so that callers
+// can learn the address (port 0 picks a free one) before Run.
+func (s *Server) Listen() error {
+	if s.ln != nil {
+		return nil
+	}
+	host := "127.0.0.1"
+	if len(s.cfg.Bind) > 0 {
+		host = s.cfg.Bind[0]
+		if host == "*" {
+			host = ""
+		}
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(s.cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("listen on port %d: %w", s.cfg.Port, err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// Run serves until ctx is cancelled or SHUTDOWN, then closes every
+// connection and returns.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	s.ctx, s.cancel = context.WithCancel(ctx)
+	defer s.cancel()
+	s.rs = redcon.NewServerNetwork("tcp", s.ln.Addr().String(), s.serveRESP, s.accept, s.closed)
+	errc := make(chan error, 1)
+	go func() { errc <- s.rs.Serve(s.ln) }()
+	go s.cronLoop(s.ctx)
+	s.log.Info("ready to accept connections", "addr", s.ln.Addr().String())
+	var err error
+	select {
+	case <-s.ctx.Done():
+	case err = <-errc:
+	}
+	s.closing.Store(true)
+	s.rs.Close()
+	s.shutdownHooks()
+	close(s.done)
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// shutdownHooks runs what must happen when the server stops (saving,
+// closing files); subsystems add to it.
+func (s *Server) shutdownHooks() {}
+
+// Shutdown stops the server as Run's context cancellation would.
+func (s *Server) Shutdown() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+}
+
+// Done is closed when Run has returned its connections.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+func (s *Server) accept(conn redcon.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.clients) >= s.cfg.MaxClients {
+		s.stats.rejectedConns++
+		conn.NetConn().Write([]byte("-ERR max number of clients reached\r\n"))
+		return false
+	}
+	now := time.Now()
+	c := &Client{
+		srv:        s,
+		conn:       conn,
+		nc:         conn.NetConn(),
+		ID:         s.nextClientID.Add(1),
+		addr:       conn.RemoteAddr(),
+		createdAt:  now,
+		lastActive: now,
+		db:         s.dbs[0],
+		resp:       2,
+	}
+	if la := conn.NetConn().LocalAddr(); la != nil {
+		c.laddr = la.String()
+	}
+	c.authenticated = s.cfg.RequirePass == ""
+	conn.SetContext(c)
+	s.clients[c.ID] = c
+	s.stats.totalConnections++
+	return true
+}
+
+func (s *Server) closed(conn redcon.Conn, err error) {
+	c, ok := conn.Context().(*Client)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	s.freeClient(c)
+	s.mu.Unlock()
+}
+
+// freeClient releases everything a client holds in the shard.
+func (s *Server) freeClient(c *Client) {
+	if _, ok := s.clients[c.ID]; !ok {
+		return
+	}
+	delete(s.clients, c.ID)
+	for _, f := range s.hooks.clientGone {
+		f(c)
+	}
+	c.wmu.Lock()
+	c.closed = true
+	c.wmu.Unlock()
+}
+
+// cronLoop runs serverCron hz times a second: clocks, active expiry,
+// incremental rehash and the subsystems' periodic work.
+func (s *Server) cronLoop(ctx context.Context) {
+	for {
+		hz := max(s.cfg.Hz, 1)
+		t := time.NewTimer(time.Second / time.Duration(hz))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case now := <-t.C:
+			s.mu.Lock()
+			s.updateClock(now)
+			s.cron(now)
+			for _, f := range s.hooks.cron {
+				f(now)
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
+// cron does the keyspace's periodic work.
+func (s *Server) cron(now time.Time) {
+	for _, db := range s.dbs {
+		if !db.ks.Resize() {
+			db.ks.Rehash(100)
+		}
+	}
+	s.activeExpireCycle(now)
+}
