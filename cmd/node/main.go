@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/keyfleet/keyfleet/node"
+	"github.com/keyfleet/keyfleet/node/host"
 )
 
 func main() {
@@ -22,7 +23,11 @@ func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := node.Main(ctx, args, os.Stdout, log); err != nil {
+	mainFunc := node.Main
+	if host.IsManaged(args, os.Getenv) {
+		mainFunc = host.Main
+	}
+	if err := mainFunc(ctx, args, os.Stdout, log); err != nil {
 		fmt.Fprintln(os.Stderr, "node:", err)
 		return 1
 	}
