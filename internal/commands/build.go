@@ -2,59 +2,50 @@ package commands
 
 import "strings"
 
-// Helpers that keep the table rows short. They run once at start-up.
+//go:generate go run ./gen -o table_gen.go
 
-func row(name string, arity int, flags, acl, group, since, summary string, specs ...KeySpec) *Command {
-	return &Command{
-		Name:     name,
-		Arity:    arity,
-		Flags:    ParseFlags(flags),
-		ACL:      strings.Fields(acl),
-		Group:    group,
-		Since:    since,
-		Summary:  summary,
-		KeySpecs: specs,
+// Short constructors the generated table (table_gen.go) is written with.
+// They run once, when Default is built.
+
+func acl(s string) []string { return strings.Fields(s) }
+
+func spec(notes string, flags KeyFlag, bs BeginSearch, fk FindKeys) KeySpec {
+	return KeySpec{Notes: notes, Flags: flags, BeginSearch: bs, FindKeys: fk}
+}
+
+func index(i int) BeginSearch { return BeginSearch{Type: BeginIndex, Index: i} }
+
+func keyword(kw string, startFrom int) BeginSearch {
+	return BeginSearch{Type: BeginKeyword, Keyword: kw, StartFrom: startFrom}
+}
+
+func keyRange(lastKey, step, limit int) FindKeys {
+	return FindKeys{Type: FindRange, LastKey: lastKey, KeyStep: step, Limit: limit}
+}
+
+func keyNum(numIdx, firstKey, step int) FindKeys {
+	return FindKeys{Type: FindKeyNum, KeyNumIdx: numIdx, FirstKey: firstKey, KeyStep: step}
+}
+
+type argFlag uint8
+
+const (
+	optional argFlag = 1 << iota
+	multiple
+	multipleToken
+)
+
+// arg is one COMMAND DOCS argument; keySpec is -1 unless typ is "key".
+func arg(name, typ, token string, keySpec int, f argFlag, sub ...Arg) Arg {
+	return Arg{
+		Name: name, Type: typ, Token: token, KeySpec: keySpec,
+		Optional: f&optional != 0, Multiple: f&multiple != 0, MultipleToken: f&multipleToken != 0,
+		Args: sub,
 	}
 }
 
-// rng is a key spec with a fixed start index and a range of keys.
-func rng(flags string, index, lastKey, step int) KeySpec {
-	return KeySpec{
-		Flags:       strings.Fields(flags),
-		BeginSearch: BeginSearch{Index: index},
-		FindKeys:    FindKeys{Range: true, LastKey: lastKey, KeyStep: step},
-	}
-}
-
-// keynum is a key spec whose key count is read from an argument.
-func keynum(flags string, index, numIdx, firstKey, step int) KeySpec {
-	return KeySpec{
-		Flags:       strings.Fields(flags),
-		BeginSearch: BeginSearch{Index: index},
-		FindKeys:    FindKeys{KeyNumIdx: numIdx, FirstKey: firstKey, KeyStep: step},
-	}
-}
-
-// kw is a key spec that begins after a keyword.
-func kw(flags, keyword string, startFrom, lastKey, step, limit int) KeySpec {
-	return KeySpec{
-		Flags:       strings.Fields(flags),
-		BeginSearch: BeginSearch{Keyword: keyword, StartFrom: startFrom},
-		FindKeys:    FindKeys{Range: true, LastKey: lastKey, KeyStep: step, Limit: limit},
-	}
-}
-
-// container builds a container command (CONFIG, CLIENT, ...) whose
-// subcommands are named "container|sub".
-func container(name string, arity int, group, since, summary string, subs ...*Command) *Command {
-	c := &Command{Name: name, Arity: arity, Group: group, Since: since, Summary: summary, Subcommands: subs}
-	for _, s := range subs {
-		if !strings.HasPrefix(s.Name, name+"|") {
-			s.Name = name + "|" + s.Name
-		}
-		if s.Group == "" {
-			s.Group = group
-		}
-	}
-	return c
+// argDoc adds the rarely present documentation fields to an argument.
+func argDoc(since, deprecatedSince, summary string, a Arg) Arg {
+	a.Since, a.DeprecatedSince, a.Summary = since, deprecatedSince, summary
+	return a
 }

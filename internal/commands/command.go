@@ -1,7 +1,12 @@
 // Package commands holds the metadata of every Redis 7.0 command: name,
-// arity, flags, key specifications and ACL categories. It is the single
-// source of truth read by the engine (which attaches handlers), by COMMAND,
-// by the proxy's routing and by ACL checks.
+// arity, flags, key specifications, ACL categories and the documentation
+// COMMAND DOCS serves. It is the single source of truth read by the engine
+// (which attaches handlers), by COMMAND, by the proxy's routing and by ACL
+// checks.
+//
+// The rows in table_gen.go are generated from a real redis-server 7.0.15
+// (see gen/) and a test compares them with one, so the facts here are
+// Redis's facts, not transcriptions of them.
 package commands
 
 import (
@@ -20,50 +25,66 @@ const (
 	Admin
 	PubSub
 	NoScript
-	Blocking // not a Redis 7.0 COMMAND flag; derived from the @blocking ACL category
+	Blocking
 	Loading
 	Stale
 	SkipMonitor
 	SkipSlowlog
+	Asking
 	Fast
 	NoAuth
-	MayReplicate
-	Sentinel
-	OnlySentinel
+	MayReplicate // hidden by COMMAND INFO
+	Sentinel     // hidden by COMMAND INFO
+	OnlySentinel // hidden by COMMAND INFO
 	NoMandatoryKeys
-	Protected
+	Protected // hidden by COMMAND INFO
 	NoAsyncLoading
 	NoMulti
 	MovableKeys
 	AllowBusy
 )
 
+// flagNames lists the flags in the order COMMAND INFO prints them.
 var flagNames = []struct {
-	f    Flag
-	name string
+	f      Flag
+	name   string
+	hidden bool
 }{
-	{Write, "write"}, {ReadOnly, "readonly"}, {DenyOOM, "denyoom"},
-	{Module, "module"}, {Admin, "admin"}, {PubSub, "pubsub"},
-	{NoScript, "noscript"}, {Blocking, "blocking"}, {Loading, "loading"},
-	{Stale, "stale"}, {SkipMonitor, "skip_monitor"},
-	{SkipSlowlog, "skip_slowlog"}, {Fast, "fast"}, {NoAuth, "no_auth"},
-	{MayReplicate, "may_replicate"}, {Sentinel, "sentinel"},
-	{OnlySentinel, "only_sentinel"}, {NoMandatoryKeys, "no_mandatory_keys"},
-	{Protected, "protected"}, {NoAsyncLoading, "no_async_loading"},
-	{NoMulti, "no_multi"}, {MovableKeys, "movablekeys"},
-	{AllowBusy, "allow_busy"},
+	{Write, "write", false}, {ReadOnly, "readonly", false},
+	{DenyOOM, "denyoom", false}, {Module, "module", false},
+	{Admin, "admin", false}, {PubSub, "pubsub", false},
+	{NoScript, "noscript", false}, {Blocking, "blocking", false},
+	{Loading, "loading", false}, {Stale, "stale", false},
+	{SkipMonitor, "skip_monitor", false}, {SkipSlowlog, "skip_slowlog", false},
+	{Asking, "asking", false}, {Fast, "fast", false},
+	{NoAuth, "no_auth", false}, {MayReplicate, "may_replicate", true},
+	{Sentinel, "sentinel", true}, {OnlySentinel, "only_sentinel", true},
+	{NoMandatoryKeys, "no_mandatory_keys", false}, {Protected, "protected", true},
+	{NoAsyncLoading, "no_async_loading", false}, {NoMulti, "no_multi", false},
+	{MovableKeys, "movablekeys", false}, {AllowBusy, "allow_busy", false},
 }
 
-// Names returns the flag names in the order Redis prints them. Blocking is
-// left out: Redis 7.0 reports it only as an ACL category.
+// Names returns the flag names COMMAND INFO reports, in its order. The
+// flags Redis hides (may_replicate, sentinel, only_sentinel, protected)
+// are left out.
 func (f Flag) Names() []string {
 	var out []string
 	for _, fn := range flagNames {
-		if f&fn.f != 0 && fn.f != Blocking {
+		if f&fn.f != 0 && !fn.hidden {
 			out = append(out, fn.name)
 		}
 	}
 	return out
+}
+
+// FlagByName returns the flag called name (as COMMAND INFO spells it).
+func FlagByName(name string) (Flag, bool) {
+	for _, fn := range flagNames {
+		if fn.name == name {
+			return fn.f, true
+		}
+	}
+	return 0, false
 }
 
 // ParseFlags turns a space-separated list of flag names into a Flag set.
@@ -72,35 +93,99 @@ func (f Flag) Names() []string {
 func ParseFlags(s string) Flag {
 	var f Flag
 	for _, w := range strings.Fields(s) {
-		found := false
-		for _, fn := range flagNames {
-			if fn.name == w {
-				f |= fn.f
-				found = true
-				break
-			}
-		}
-		if !found {
+		x, ok := FlagByName(w)
+		if !ok {
 			panic("commands: unknown flag " + strconv.Quote(w))
 		}
+		f |= x
 	}
 	return f
 }
 
+// KeyFlag is a key-spec flag: how a command accesses a key.
+type KeyFlag uint16
+
+const (
+	KeyRO KeyFlag = 1 << iota
+	KeyRW
+	KeyOW
+	KeyRM
+	KeyAccess
+	KeyUpdate
+	KeyInsert
+	KeyDelete
+	KeyNotKey
+	KeyIncomplete
+	KeyVariableFlags
+)
+
+// keyFlagNames lists the key flags in the order Redis prints them.
+var keyFlagNames = []struct {
+	f    KeyFlag
+	name string
+}{
+	{KeyRO, "RO"}, {KeyRW, "RW"}, {KeyOW, "OW"}, {KeyRM, "RM"},
+	{KeyAccess, "access"}, {KeyUpdate, "update"}, {KeyInsert, "insert"},
+	{KeyDelete, "delete"}, {KeyNotKey, "not_key"},
+	{KeyIncomplete, "incomplete"}, {KeyVariableFlags, "variable_flags"},
+}
+
+// Names returns the flag names in the order Redis prints them.
+func (f KeyFlag) Names() []string {
+	var out []string
+	for _, fn := range keyFlagNames {
+		if f&fn.f != 0 {
+			out = append(out, fn.name)
+		}
+	}
+	return out
+}
+
+// KeyFlagByName returns the key flag called name.
+func KeyFlagByName(name string) (KeyFlag, bool) {
+	for _, fn := range keyFlagNames {
+		if fn.name == name {
+			return fn.f, true
+		}
+	}
+	return 0, false
+}
+
+// BeginSearchType says how a key spec finds the first key.
+type BeginSearchType uint8
+
+const (
+	BeginUnknown BeginSearchType = iota // keys cannot be found from the spec alone
+	BeginIndex                          // at a fixed argument index
+	BeginKeyword                        // after a keyword
+)
+
 // BeginSearch says where the search for keys starts: at a fixed argument
-// index, or after a keyword searched from StartFrom (negative: from the end).
+// index, or after the first occurrence of a keyword searched from
+// StartFrom (negative: counted from the end, searching backwards).
 type BeginSearch struct {
-	Index     int    // >0: fixed index
-	Keyword   string // non-empty: keyword search
+	Type      BeginSearchType
+	Index     int
+	Keyword   string
 	StartFrom int
 }
 
+// FindKeysType says how a key spec finds the keys after the first.
+type FindKeysType uint8
+
+const (
+	FindUnknown FindKeysType = iota
+	FindRange
+	FindKeyNum
+)
+
 // FindKeys says how keys are found once the search has begun: a range
-// (LastKey relative to the start, -1 = last argument; KeyStep; Limit) or a
-// key count read from an argument (KeyNumIdx relative to the start,
-// FirstKey relative to the start, KeyStep).
+// (LastKey relative to the start, negative counts from the end; KeyStep;
+// Limit, if not 0, divides the remaining arguments, as XREAD's STREAMS
+// does) or a key count read from an argument (KeyNumIdx and FirstKey
+// relative to the start; KeyStep).
 type FindKeys struct {
-	Range     bool
+	Type      FindKeysType
 	LastKey   int
 	KeyStep   int
 	Limit     int
@@ -111,39 +196,59 @@ type FindKeys struct {
 // KeySpec is one Redis 7.0 key specification.
 type KeySpec struct {
 	Notes       string
-	Flags       []string // RW, RO, OW, RM, access, update, insert, delete, not_key, incomplete, variable_flags
+	Flags       KeyFlag
 	BeginSearch BeginSearch
 	FindKeys    FindKeys
 }
 
 // Arg is one argument in COMMAND DOCS.
 type Arg struct {
-	Name     string
-	Type     string // string, integer, double, key, pattern, unix-time, pure-token, oneof, block
-	Token    string
-	Optional bool
-	Multiple bool
-	KeySpec  int // index into KeySpecs for type key, else -1
-	Args     []Arg
+	Name            string
+	Type            string // string, integer, double, key, pattern, unix-time, pure-token, oneof, block
+	Token           string
+	Summary         string
+	Since           string
+	DeprecatedSince string
+	Optional        bool
+	Multiple        bool
+	MultipleToken   bool
+	KeySpec         int // index into KeySpecs for type key, else -1
+	Args            []Arg
+}
+
+// History is one entry of a command's history in COMMAND DOCS.
+type History struct {
+	Since   string
+	Changes string
 }
 
 // Command is one row of the command table.
 type Command struct {
-	Name     string // lower case; a subcommand is "container|sub"
-	Arity    int    // negative: at least -Arity arguments
-	Flags    Flag
-	ACL      []string // categories without '@'
-	Group    string
-	Since    string
-	Summary  string
-	Tips     []string
-	KeySpecs []KeySpec
-	Args     []Arg
+	Name       string // lower case; a subcommand is "container|sub"
+	Arity      int    // negative: at least -Arity arguments
+	Flags      Flag
+	ACL        []string // categories without '@', in Redis's order
+	Group      string
+	Since      string
+	Summary    string
+	Complexity string
+	// DocFlags are "deprecated" and "syscmd".
+	DocFlags        []string
+	DeprecatedSince string
+	ReplacedBy      string
+	History         []History
+	Tips            []string
+	KeySpecs        []KeySpec
+	Args            []Arg
 	// Subcommands, for container commands such as CONFIG and CLIENT.
 	Subcommands []*Command
 	// Legacy (first, last, step) triple reported by COMMAND INFO, derived
 	// from KeySpecs by Finalize.
 	First, Last, Step int
+
+	// keysFunc is Redis's command-specific key extraction, used where the
+	// key specs cannot say everything (SORT's STORE, MIGRATE's KEYS, ...).
+	keysFunc keysFunc
 }
 
 // Has reports whether c has every flag in f.
@@ -153,140 +258,95 @@ func (c *Command) Has(f Flag) bool { return c.Flags&f == f }
 func (c *Command) FullName() string { return c.Name }
 
 // Finalize derives the legacy first/last/step triple and the movablekeys
-// flag from the key specs, as Redis's populateCommandLegacyRangeSpec does.
+// flag from the key specs, following Redis's
+// populateCommandLegacyRangeSpec: the legacy range is the union of the
+// leading consecutive index/range specs with a step of 1 (or a single
+// such spec with any step); anything the range cannot describe makes the
+// command movablekeys.
 func (c *Command) Finalize() {
 	c.First, c.Last, c.Step = 0, 0, 0
-	movable := false
-	prevLast := 0
-	for i, ks := range c.KeySpecs {
-		if ks.BeginSearch.Index == 0 || !ks.FindKeys.Range {
-			movable = true
-			continue
+	c.Flags &^= MovableKeys
+	defer func() {
+		for _, sc := range c.Subcommands {
+			sc.Finalize()
 		}
-		if ks.FindKeys.Range && ks.FindKeys.Limit > 1 {
-			movable = true
-			continue
-		}
-		first := ks.BeginSearch.Index
-		last := ks.FindKeys.LastKey
-		if last >= 0 {
-			last += first
-		}
-		step := ks.FindKeys.KeyStep
-		if i == 0 || c.First == 0 {
-			c.First, c.Last, c.Step = first, last, step
-			prevLast = last
-			continue
-		}
-		// Merge adjacent specs with the same step (e.g. SMOVE, LMOVE).
-		if c.Step == step && prevLast >= 0 && first == prevLast+step {
-			c.Last = last
-			prevLast = last
-			continue
-		}
-		movable = true
+	}()
+	if len(c.KeySpecs) == 0 {
+		return
 	}
-	if movable {
+	isRange := func(ks KeySpec) bool {
+		return ks.BeginSearch.Type == BeginIndex && ks.FindKeys.Type == FindRange
+	}
+	if len(c.KeySpecs) == 1 && isRange(c.KeySpecs[0]) {
+		ks := c.KeySpecs[0]
+		c.First, c.Last, c.Step = legacyTriple(ks.BeginSearch.Index, ks.FindKeys.LastKey, ks.FindKeys.KeyStep)
+		if ks.Flags&KeyIncomplete != 0 {
+			c.Flags |= MovableKeys
+		}
+		return
+	}
+	const none = int(^uint(0) >> 1)
+	first, last, prevLast := none, 0, 0
+	for _, ks := range c.KeySpecs {
+		if !isRange(ks) {
+			c.Flags |= MovableKeys
+			continue
+		}
+		if ks.FindKeys.KeyStep != 1 || (prevLast != 0 && prevLast != ks.BeginSearch.Index-1) {
+			c.Flags |= MovableKeys
+			continue
+		}
+		if ks.Flags&KeyIncomplete != 0 {
+			c.Flags |= MovableKeys
+		}
+		first = min(first, ks.BeginSearch.Index)
+		abs := ks.FindKeys.LastKey
+		if abs >= 0 {
+			abs += ks.BeginSearch.Index
+		}
+		// Redis compares as unsigned so that a negative (count from the
+		// end) last key wins over any positive one.
+		if uint(abs) > uint(last) {
+			last = abs
+		}
+		prevLast = last
+	}
+	if first == none {
 		c.Flags |= MovableKeys
-	} else {
-		c.Flags &^= MovableKeys
+		return
 	}
+	c.First, c.Last, c.Step = first, last, 1
+}
+
+// legacyTriple turns an index/range spec into COMMAND INFO's absolute
+// (first, last, step).
+func legacyTriple(index, lastKey, step int) (int, int, int) {
+	if lastKey >= 0 {
+		lastKey += index
+	}
+	return index, lastKey, step
+}
+
+// Sub finds a subcommand of a container command, case-insensitively.
+func (c *Command) Sub(name []byte) *Command {
 	for _, sc := range c.Subcommands {
-		sc.Finalize()
-	}
-}
-
-// KeyPos is the position of one key in a command's arguments (args[0] is
-// the command name).
-type KeyPos struct {
-	Index int
-	Spec  int // which key spec found it
-}
-
-// GetKeys returns the positions of the keys in args, following the key
-// specs. It never panics on malformed input: a key count that is not a
-// number or runs past the end yields the keys found so far and ok=false.
-func (c *Command) GetKeys(args [][]byte) (keys []KeyPos, ok bool) {
-	ok = true
-	argc := len(args)
-	for si, ks := range c.KeySpecs {
-		if hasFlag(ks.Flags, "not_key") {
-			continue
-		}
-		start := 0
-		bs := ks.BeginSearch
-		if bs.Index > 0 {
-			start = bs.Index
-		} else if bs.Keyword != "" {
-			if bs.StartFrom >= 0 {
-				for i := bs.StartFrom; i < argc; i++ {
-					if strings.EqualFold(string(args[i]), bs.Keyword) {
-						start = i + 1
-						break
-					}
-				}
-			} else {
-				for i := argc + bs.StartFrom; i > 0; i-- {
-					if strings.EqualFold(string(args[i]), bs.Keyword) {
-						start = i + 1
-						break
-					}
-				}
-			}
-			if start == 0 {
-				continue
-			}
-		} else {
-			continue
-		}
-		if start >= argc {
-			continue
-		}
-		fk := ks.FindKeys
-		var first, last, step int
-		if fk.Range {
-			step = max(fk.KeyStep, 1)
-			first = start
-			switch {
-			case fk.LastKey >= 0:
-				last = start + fk.LastKey
-			case fk.Limit > 1:
-				last = start + (argc-1-start)/fk.Limit
-			default:
-				last = argc + fk.LastKey
-			}
-		} else {
-			ni := start + fk.KeyNumIdx
-			if ni >= argc {
-				ok = false
-				continue
-			}
-			n, err := strconv.Atoi(string(args[ni]))
-			if err != nil || n < 0 {
-				ok = false
-				continue
-			}
-			step = max(fk.KeyStep, 1)
-			first = start + fk.FirstKey
-			last = first + (n-1)*step
-			if n == 0 {
-				continue
-			}
-		}
-		if last >= argc {
-			ok = false
-			last = argc - 1
-		}
-		for i := first; i <= last; i += step {
-			keys = append(keys, KeyPos{Index: i, Spec: si})
+		_, sub, _ := strings.Cut(sc.Name, "|")
+		if strings.EqualFold(sub, string(name)) {
+			return sc
 		}
 	}
-	return keys, ok
+	return nil
 }
 
-func hasFlag(flags []string, f string) bool {
-	for _, x := range flags {
-		if x == f {
+// HasKeys reports whether the command can take key arguments at all (it
+// has a key spec that is not not_key, or a key extraction function), as
+// Redis's doesCommandHaveKeys does.
+func (c *Command) HasKeys() bool {
+	if c.keysFunc != nil {
+		return true
+	}
+	for _, ks := range c.KeySpecs {
+		if ks.Flags&KeyNotKey == 0 {
 			return true
 		}
 	}
@@ -299,11 +359,20 @@ type Table struct {
 	list   []*Command
 }
 
-// NewTable builds a table from rows, finalizing each.
+// NewTable builds a table from rows, finalizing each and attaching the
+// command-specific key extraction functions.
 func NewTable(rows []*Command) *Table {
 	t := &Table{byName: make(map[string]*Command, len(rows))}
+	var attach func(c *Command)
+	attach = func(c *Command) {
+		c.keysFunc = keysFuncs[c.Name]
+		for _, sc := range c.Subcommands {
+			attach(sc)
+		}
+	}
 	for _, r := range rows {
 		r.Finalize()
+		attach(r)
 		if _, dup := t.byName[r.Name]; dup {
 			panic("commands: duplicate row " + r.Name)
 		}
@@ -313,8 +382,8 @@ func NewTable(rows []*Command) *Table {
 	return t
 }
 
-// Lookup finds a command by name, case-insensitively, without allocating
-// for names already in lower case.
+// Lookup finds a top-level command by name, case-insensitively, without
+// allocating.
 func (t *Table) Lookup(name []byte) *Command {
 	if c, ok := t.byName[string(name)]; ok {
 		return c
@@ -333,15 +402,34 @@ func (t *Table) Lookup(name []byte) *Command {
 	return t.byName[string(low)]
 }
 
-// Sub finds a subcommand of a container command, case-insensitively.
-func (c *Command) Sub(name []byte) *Command {
-	for _, sc := range c.Subcommands {
-		_, sub, _ := strings.Cut(sc.Name, "|")
-		if strings.EqualFold(sub, string(name)) {
-			return sc
-		}
+// LookupFull finds a command by its full name ("get", "config|get"),
+// case-insensitively, as COMMAND INFO and COMMAND DOCS look names up. A
+// name with more than one '|' or naming a subcommand of a command without
+// subcommands finds nothing.
+func (t *Table) LookupFull(name string) *Command {
+	top, sub, hasSub := strings.Cut(name, "|")
+	c := t.Lookup([]byte(top))
+	if c == nil || !hasSub {
+		return c
 	}
-	return nil
+	if strings.Contains(sub, "|") || len(c.Subcommands) == 0 {
+		return nil
+	}
+	return c.Sub([]byte(sub))
+}
+
+// LookupArgs finds the command that args (args[0] is the name) invoke: the
+// subcommand named by args[1] for a container command, else the top-level
+// row, as Redis's lookupCommand does. An unknown subcommand finds nothing.
+func (t *Table) LookupArgs(args [][]byte) *Command {
+	if len(args) == 0 {
+		return nil
+	}
+	c := t.Lookup(args[0])
+	if c == nil || len(args) == 1 || len(c.Subcommands) == 0 {
+		return c
+	}
+	return c.Sub(args[1])
 }
 
 // All returns every top-level command in table order.
@@ -349,3 +437,39 @@ func (t *Table) All() []*Command { return t.list }
 
 // Default is the table of Redis 7.0's commands.
 var Default = NewTable(rows())
+
+// GetKeysError is an error COMMAND GETKEYS replies with; its text is
+// Redis's, without the ERR code.
+type GetKeysError string
+
+func (e GetKeysError) Error() string { return string(e) }
+
+// The errors of COMMAND GETKEYS, worded as Redis 7.0 words them.
+const (
+	ErrInvalidCommand GetKeysError = "Invalid command specified"
+	ErrNoKeyArguments GetKeysError = "The command has no key arguments"
+	ErrInvalidArity   GetKeysError = "Invalid number of arguments specified for command"
+	ErrInvalidKeyArgs GetKeysError = "Invalid arguments specified for command"
+)
+
+// CommandGetKeys does what COMMAND GETKEYS does with args (a full command
+// line, args[0] the command name): it finds the command or subcommand,
+// checks that it takes keys and that the arity fits, and extracts the
+// keys. A command that must have keys but where none are found is an
+// error unless it is no_mandatory_keys (EVAL with 0 keys).
+func (t *Table) CommandGetKeys(args [][]byte) ([]KeyPos, error) {
+	c := t.LookupArgs(args)
+	switch {
+	case c == nil:
+		return nil, ErrInvalidCommand
+	case !c.HasKeys():
+		return nil, ErrNoKeyArguments
+	case (c.Arity > 0 && len(args) != c.Arity) || len(args) < -c.Arity:
+		return nil, ErrInvalidArity
+	}
+	keys, _ := c.AppendKeys(nil, args)
+	if len(keys) == 0 && !c.Has(NoMandatoryKeys) {
+		return nil, ErrInvalidKeyArgs
+	}
+	return keys, nil
+}
