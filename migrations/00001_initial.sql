@@ -65,7 +65,10 @@ CREATE TABLE nodes (
     port_max       integer NOT NULL CHECK (port_max >= port_min),
     memory_mb      bigint NOT NULL CHECK (memory_mb >= 0),
     version        text NOT NULL DEFAULT '',
+    -- up | down (missed heartbeats) | draining (up, but takes no new
+    -- shards); drain_requested survives the node going down and back up.
     status         text NOT NULL DEFAULT 'up' CHECK (status IN ('up', 'down', 'draining')),
+    drain_requested boolean NOT NULL DEFAULT false,
     registered_at  timestamptz NOT NULL DEFAULT now(),
     last_heartbeat timestamptz NOT NULL DEFAULT now()
 );
