@@ -18,8 +18,8 @@ const Slots = 16384
 type Node struct {
 	ID         string
 	CapacityMB int64
-	UsedMB     int64        // memory of the shard copies already placed on it
-	Copies     int          // shard copies already placed on it
+	UsedMB     int64 // memory of the shard copies already placed on it
+	Copies     int   // shard copies already placed on it
 	PortMin    int
 	PortMax    int
 	UsedPorts  map[int]bool // ports taken by placed copies
