@@ -1,0 +1,155 @@
+package compat
+
+import (
+	"flag"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var (
+	flagSeed   = flag.Uint64("seed", 1, "seed of the random command sequences (0: a new one from the clock)")
+	flagOps    = flag.Int("ops", 2000, "commands per random run (each family, and twice that for the mixed run)")
+	flagShrink = flag.Duration("shrink", 30*time.Second, "time spent shortening a failing random sequence")
+)
+
+// strict makes a case that uses a command the node lacks fail instead of
+// skip: COMPAT_STRICT=1 go test ./compat/
+func strict() bool { return os.Getenv("COMPAT_STRICT") == "1" }
+
+// TestScripts runs every case of testdata/*.txt against both servers.
+// A case that uses a command the node does not serve yet is skipped with
+// the list of what is missing; every other case must match redis-server.
+func TestScripts(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.txt")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scripts in testdata/ (%v)", err)
+	}
+	e := sharedEnv(t)
+	for _, file := range files {
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases, err := ParseScript(filepath.Base(file), f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".txt"), func(t *testing.T) {
+			for _, c := range cases {
+				t.Run(c.Name, func(t *testing.T) { e.runCase(t, c) })
+			}
+		})
+	}
+}
+
+func (e *env) runCase(t *testing.T, c Case) {
+	if missing := e.prober.unserved(c.Steps); len(missing) > 0 {
+		msg := fmt.Sprintf("not implemented in the node yet: %s", strings.Join(missing, ", "))
+		if strict() {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	d, err := e.replay(c.Steps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSuffix(c.File, ".txt") + "/" + c.Name
+	reason, isKnown := loadKnown(t).cases[id]
+	if d == nil {
+		if isKnown {
+			t.Logf("case %q passes now: remove it from known-divergences.txt", id)
+		}
+		return
+	}
+	var ctx strings.Builder
+	for _, st := range c.Steps[:d.Index] {
+		fmt.Fprintf(&ctx, "    %4d  %s\n", st.Line, FormatStep(st))
+	}
+	msg := fmt.Sprintf("%s  after these steps of the case:\n%s", d.report(fmt.Sprintf("%s:%d (case %q)", c.File, d.Step.Line, c.Name)), ctx.String())
+	if isKnown {
+		t.Skipf("known divergence (%s):\n%s", reason, msg)
+	}
+	t.Error(msg)
+}
+
+// TestRandom runs a seeded random command sequence per family, and one
+// mixing every family, against both servers. Only commands the node serves
+// are drawn. On the first divergence it shortens the sequence and saves it
+// as a script that reproduces it.
+func TestRandom(t *testing.T) {
+	e := sharedEnv(t)
+	seed := *flagSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	runs := append(familyNames(), "all")
+	for _, name := range runs {
+		t.Run(name, func(t *testing.T) {
+			var cmds []genCmd
+			var lacking []string
+			for _, f := range families {
+				if name != "all" && f.name != name {
+					continue
+				}
+				for _, c := range f.cmds {
+					if e.prober.served(c.key) {
+						cmds = append(cmds, c)
+					} else {
+						lacking = append(lacking, c.key)
+					}
+				}
+			}
+			if len(lacking) > 0 {
+				t.Logf("not generated, the node lacks: %s", strings.Join(lacking, ", "))
+			}
+			if len(cmds) == 0 {
+				t.Skipf("the node serves none of the %s family's commands yet", name)
+			}
+			ops := *flagOps
+			if name == "all" {
+				ops *= 2
+			}
+			h := fnv.New64a()
+			h.Write([]byte(name))
+			steps := loadKnown(t).filter(t, newGen(seed^h.Sum64()).sequence(cmds, ops))
+			d, err := e.replay(steps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d == nil {
+				return
+			}
+			first := d.report(fmt.Sprintf("step %d of %d", d.Index+1, len(steps)))
+			short := shrink(steps[:d.Index+1], *flagShrink, func(s []Step) *divergence {
+				d, err := e.replay(s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return d
+			})
+			var lastReport string
+			if sd, err := e.replay(short); err == nil && sd != nil {
+				lastReport = sd.report(fmt.Sprintf("step %d of the shortened sequence", sd.Index+1))
+			}
+			header := fmt.Sprintf("go test ./compat/ -run 'TestRandom/%s$' -seed %d -ops %d\nshortened from %d steps", name, seed, *flagOps, d.Index+1)
+			path, err := writeRepro("random-"+name, header, short)
+			if err != nil {
+				t.Log(err)
+			}
+			var seq strings.Builder
+			for _, st := range short {
+				fmt.Fprintf(&seq, "    %s\n", FormatStep(st))
+			}
+			t.Fatalf("%s\nreproduce with: go test ./compat/ -run 'TestRandom/%s$' -seed %d -ops %d\n"+
+				"shortened to %d steps (saved as %s; paste it into testdata/ as a case):\n%s\n%s",
+				first, name, seed, *flagOps, len(short), path, seq.String(), lastReport)
+		})
+	}
+}
