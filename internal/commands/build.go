@@ -38,10 +38,16 @@ const (
 // arg is one COMMAND DOCS argument; keySpec is -1 unless typ is "key".
 func arg(name, typ, token string, keySpec int, f argFlag, sub ...Arg) Arg {
 	return Arg{
-		Name: name, Type: typ, Token: token, KeySpec: keySpec,
+		Name: name, Type: typ, Token: token, HasToken: token != "", KeySpec: keySpec,
 		Optional: f&optional != 0, Multiple: f&multiple != 0, MultipleToken: f&multipleToken != 0,
 		Args: sub,
 	}
+}
+
+// emptyToken marks an argument whose token is the empty string.
+func emptyToken(a Arg) Arg {
+	a.HasToken = true
+	return a
 }
 
 // argDoc adds the rarely present documentation fields to an argument.

@@ -206,6 +206,7 @@ type Arg struct {
 	Name            string
 	Type            string // string, integer, double, key, pattern, unix-time, pure-token, oneof, block
 	Token           string
+	HasToken        bool // Token is present, even empty (MIGRATE's empty_string)
 	Summary         string
 	Since           string
 	DeprecatedSince string
@@ -472,4 +473,37 @@ func (t *Table) CommandGetKeys(args [][]byte) ([]KeyPos, error) {
 		return nil, ErrInvalidKeyArgs
 	}
 	return keys, nil
+}
+
+// aclCategories are Redis 7.0's ACL categories, in the order COMMAND INFO
+// lists a command's categories.
+var aclCategories = [...]string{
+	"keyspace", "read", "write", "set", "sortedset", "list", "hash", "string",
+	"bitmap", "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow",
+	"blocking", "dangerous", "connection", "transaction", "scripting",
+}
+
+// ACLCategories returns the ACL category names (without '@').
+func ACLCategories() []string { return append([]string(nil), aclCategories[:]...) }
+
+// ACLCategory returns the canonical name of an ACL category, matched
+// case-insensitively as Redis does, and whether it exists.
+func ACLCategory(name string) (string, bool) {
+	for _, c := range aclCategories {
+		if strings.EqualFold(c, name) {
+			return c, true
+		}
+	}
+	return "", false
+}
+
+// InACLCategory reports whether the command is in the category (a
+// canonical name, as ACLCategory returns).
+func (c *Command) InACLCategory(cat string) bool {
+	for _, x := range c.ACL {
+		if x == cat {
+			return true
+		}
+	}
+	return false
 }

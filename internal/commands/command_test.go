@@ -264,3 +264,31 @@ func FuzzGetKeys(f *testing.F) {
 		}
 	})
 }
+
+// TestACLCategoryOrder: every row lists its categories in Redis's order.
+func TestACLCategoryOrder(t *testing.T) {
+	pos := map[string]int{}
+	for i, c := range ACLCategories() {
+		pos[c] = i
+	}
+	var check func(c *Command)
+	check = func(c *Command) {
+		last := -1
+		for _, cat := range c.ACL {
+			p, ok := pos[cat]
+			if !ok || p <= last {
+				t.Errorf("%s: category %q unknown or out of order", c.Name, cat)
+			}
+			last = p
+		}
+		for _, s := range c.Subcommands {
+			check(s)
+		}
+	}
+	for _, c := range Default.All() {
+		check(c)
+	}
+	if n, ok := ACLCategory("SortedSet"); !ok || n != "sortedset" {
+		t.Errorf("ACLCategory(SortedSet) = %q, %v", n, ok)
+	}
+}

@@ -2175,7 +2175,7 @@ func rows() []*Command {
 				arg("port", "integer", "", -1, 0),
 				arg("key_or_empty_string", "oneof", "", -1, 0,
 					arg("key", "key", "", 0, 0),
-					arg("empty_string", "pure-token", "", -1, 0),
+					emptyToken(arg("empty_string", "pure-token", "", -1, 0)),
 				),
 				arg("destination-db", "integer", "", -1, 0),
 				arg("timeout", "integer", "", -1, 0),

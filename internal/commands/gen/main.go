@@ -238,12 +238,14 @@ func writeArg(b *bytes.Buffer, a commands.Arg, depth int) {
 		flags = strings.Join(fl, "|")
 	}
 	expr := fmt.Sprintf("arg(%q, %q, %q, %d, %s", a.Name, a.Type, a.Token, a.KeySpec, flags)
+	closing := ")"
 	if a.Since != "" || a.DeprecatedSince != "" || a.Summary != "" {
 		expr = fmt.Sprintf("argDoc(%q, %q, %q, %s", a.Since, a.DeprecatedSince, a.Summary, expr)
+		closing += ")"
 	}
-	closing := ")"
-	if strings.HasPrefix(expr, "argDoc(") {
-		closing = "))"
+	if a.HasToken && a.Token == "" {
+		expr = "emptyToken(" + expr
+		closing += ")"
 	}
 	if len(a.Args) == 0 {
 		fmt.Fprintf(b, "%s%s%s,\n", ind, expr, closing)

@@ -26,6 +26,7 @@ var ErrNoRedis = errors.New("oracle: redis-server not found on PATH")
 type Server struct {
 	cmd    *exec.Cmd
 	dir    string
+	Socket string        // the unix socket it listens on
 	Client *redis.Client // RESP2
 }
 
@@ -47,7 +48,7 @@ func Start(ctx context.Context) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("oracle: start %s: %w", bin, err)
 	}
-	s := &Server{cmd: cmd, dir: dir}
+	s := &Server{cmd: cmd, dir: dir, Socket: sock}
 	s.Client = redis.NewClient(&redis.Options{Network: "unix", Addr: sock, Protocol: 2, DisableIdentity: true, MaxRetries: -1})
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -396,6 +397,7 @@ func parseArgs(v any) ([]commands.Arg, error) {
 				a.Type, err = str(x)
 			case "token":
 				a.Token, err = str(x)
+				a.HasToken = true
 			case "summary":
 				a.Summary, err = str(x)
 			case "since":
