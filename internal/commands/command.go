@@ -247,6 +247,9 @@ type Command struct {
 	// from KeySpecs by Finalize.
 	First, Last, Step int
 
+	// specKeys: the key specs find keys (one is not not_key) and their
+	// flags are fixed (none is variable_flags), so they are tried first.
+	specKeys bool
 	// keysFunc is Redis's command-specific key extraction, used where the
 	// key specs cannot say everything (SORT's STORE, MIGRATE's KEYS, ...).
 	keysFunc keysFunc
@@ -267,6 +270,12 @@ func (c *Command) FullName() string { return c.Name }
 func (c *Command) Finalize() {
 	c.First, c.Last, c.Step = 0, 0, 0
 	c.Flags &^= MovableKeys
+	var all, notAll KeyFlag
+	for _, ks := range c.KeySpecs {
+		all |= ks.Flags
+		notAll |= ^ks.Flags
+	}
+	c.specKeys = notAll&KeyNotKey != 0 && all&KeyVariableFlags == 0
 	defer func() {
 		for _, sc := range c.Subcommands {
 			sc.Finalize()

@@ -292,3 +292,20 @@ func TestACLCategoryOrder(t *testing.T) {
 		t.Errorf("ACLCategory(SortedSet) = %q, %v", n, ok)
 	}
 }
+
+func BenchmarkAppendKeys(b *testing.B) {
+	for _, line := range []string{"get k", "mset a 1 b 2 c 3", "eval s 2 k1 k2 a", "xread count 1 streams a b 0 0", "sort k by w store d"} {
+		a := args(line)
+		c := Default.Lookup(a[0])
+		b.Run(string(a[0]), func(b *testing.B) {
+			var dst []KeyPos
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				dst, _ = c.AppendKeys(dst[:0], a)
+			}
+			if len(dst) == 0 {
+				b.Fatal("no keys")
+			}
+		})
+	}
+}

@@ -80,13 +80,8 @@ func (c *Command) AppendKeys(dst []KeyPos, args [][]byte) ([]KeyPos, bool) {
 	if argc == 0 || (c.Arity > 0 && argc != c.Arity) || argc < -c.Arity {
 		return dst, false
 	}
-	var all, notAll KeyFlag
-	for _, ks := range c.KeySpecs {
-		all |= ks.Flags
-		notAll |= ^ks.Flags
-	}
 	ok := true
-	if notAll&KeyNotKey != 0 && all&KeyVariableFlags == 0 {
+	if c.specKeys {
 		out, res := c.keysFromSpecs(dst, args)
 		if res == specsOK {
 			return out, true
