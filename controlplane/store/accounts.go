@@ -196,6 +196,21 @@ func (s *Store) SessionActive(ctx context.Context, sessionID string, now time.Ti
 	return ok, nil
 }
 
+// SessionAccount returns the account of a live session (neither revoked
+// nor expired), or ErrNotFound.
+func (s *Store) SessionAccount(ctx context.Context, sessionID string, now time.Time) (Account, error) {
+	var a Account
+	err := s.pool.QueryRow(ctx, `SELECT a.id, a.email, a.role, a.created_at FROM sessions se JOIN accounts a ON a.id = se.account_id
+		WHERE se.id = $1 AND se.revoked_at IS NULL AND se.expires_at > $2`, sessionID, now).Scan(&a.ID, &a.Email, &a.Role, &a.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Account{}, ErrNotFound
+	}
+	if err != nil {
+		return Account{}, fmt.Errorf("check session: %w", err)
+	}
+	return a, nil
+}
+
 // RevokeSession ends a session: its refresh token and its access tokens stop working.
 func (s *Store) RevokeSession(ctx context.Context, sessionID string, now time.Time) error {
 	if _, err := s.pool.Exec(ctx, `UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`, sessionID, now); err != nil {
