@@ -39,7 +39,7 @@ func (s *Server) deleteExpired(db *DB, key []byte) {
 }
 
 // lookupRead returns the live object at key for a read, counting hits and
-// misses, or nil.
+// misses and updating the access clock, or nil.
 func (s *Server) lookupRead(db *DB, key []byte) *keyspace.Object {
 	o, at := db.ks.Lookup(key)
 	if o != nil && at != 0 && s.expireIfNeeded(db, key, at) {
@@ -55,6 +55,22 @@ func (s *Server) lookupRead(db *DB, key []byte) *keyspace.Object {
 	return o
 }
 
+// lookupReadNoTouch is lookupRead without updating the access clock
+// (Redis's LOOKUP_NOTOUCH: TYPE, EXISTS, TTL, SCAN's TYPE filter).
+func (s *Server) lookupReadNoTouch(db *DB, key []byte) *keyspace.Object {
+	o, at := db.ks.Lookup(key)
+	if o != nil && at != 0 && s.expireIfNeeded(db, key, at) {
+		o = nil
+	}
+	if o == nil {
+		s.stats.keyspaceMisses++
+		s.notify(notifyKeyMiss, "keymiss", key, db.id)
+		return nil
+	}
+	s.stats.keyspaceHits++
+	return o
+}
+
 // lookupWrite returns the live object at key for a write, or nil.
 func (s *Server) lookupWrite(db *DB, key []byte) *keyspace.Object {
 	o, at := db.ks.Lookup(key)
@@ -67,17 +83,88 @@ func (s *Server) lookupWrite(db *DB, key []byte) *keyspace.Object {
 	return o
 }
 
-// peek returns the live object without side effects on stats or LRU
-// (TYPE-free lookups such as OBJECT, DEBUG, SCAN filters).
+// peek returns the live object and its expiry (0: none) without side
+// effects on stats or the access clock (OBJECT, DEBUG, internal reads).
+// An expired key is still deleted, as every lookup does.
 func (s *Server) peek(db *DB, key []byte) (*keyspace.Object, int64) {
 	o, at := db.ks.Lookup(key)
-	if o != nil && keyspace.Expired(at, s.now()) {
-		if !s.isReplica() {
-			s.deleteExpired(db, key)
-		}
+	if o != nil && at != 0 && s.expireIfNeeded(db, key, at) {
 		return nil, 0
 	}
 	return o, at
+}
+
+// expireOf returns the expiry of a live key in unix ms, 0 when it has none.
+func (s *Server) expireOf(db *DB, key []byte) int64 {
+	_, at := db.ks.Lookup(key)
+	return at
+}
+
+// lfuInitVal is the counter a new object starts with under an LFU policy,
+// so that it is not evicted before it had a chance to be accessed.
+const lfuInitVal = 5
+
+// lfuPolicy reports whether the eviction policy tracks access frequency:
+// then Object.LRU holds minutes<<8 | counter instead of an LRU clock.
+func (s *Server) lfuPolicy() bool {
+	p := s.cfg.MaxMemoryPolicy
+	return len(p) > 3 && p[len(p)-3:] == "lfu"
+}
+
+// newLRU is the access field of a newly created object.
+func (s *Server) newLRU() uint32 {
+	if s.lfuPolicy() {
+		return lfuMinutes(s.lruClock)<<8 | lfuInitVal
+	}
+	return s.lruClock
+}
+
+// lfuMinutes is Redis's LFUGetTimeInMinutes: 16 bits of unix minutes.
+// The LRU clock counts seconds, so it serves as the time source.
+func lfuMinutes(lruClock uint32) uint32 { return (lruClock / 60) & 0xffff }
+
+// lfuLogFactor and lfuDecayTime are lfu-log-factor and lfu-decay-time
+// (Redis's defaults until the configuration carries them).
+func (s *Server) lfuLogFactor() int { return 10 }
+func (s *Server) lfuDecayTime() int { return 1 }
+
+// lfuDecr returns the object's frequency counter decayed by the minutes
+// since its last access (Redis's LFUDecrAndReturn), without storing it.
+func (s *Server) lfuDecr(o *keyspace.Object) uint32 {
+	ldt := o.LRU >> 8
+	counter := o.LRU & 255
+	decay := uint32(max(s.lfuDecayTime(), 0))
+	if decay == 0 {
+		return counter
+	}
+	now := lfuMinutes(s.lruClock)
+	var elapsed uint32
+	if now >= ldt {
+		elapsed = now - ldt
+	} else {
+		elapsed = 65535 - ldt + now
+	}
+	periods := elapsed / decay
+	if periods > counter {
+		return 0
+	}
+	return counter - periods
+}
+
+// lfuIncr increments a frequency counter logarithmically, as Redis's
+// LFULogIncr: the higher the counter, the less likely an increment.
+func (s *Server) lfuIncr(counter uint32) uint32 {
+	if counter == 255 {
+		return 255
+	}
+	base := float64(counter) - lfuInitVal
+	if base < 0 {
+		base = 0
+	}
+	if s.rng.Float64() < 1.0/(base*float64(s.lfuLogFactor())+1) {
+		counter++
+	}
+	return counter
 }
 
 // touchLRU records an access for the eviction clocks (LRU or LFU).
@@ -85,14 +172,28 @@ func (s *Server) touchLRU(o *keyspace.Object) {
 	if s.noTouch {
 		return
 	}
+	if s.lfuPolicy() {
+		o.LRU = lfuMinutes(s.lruClock)<<8 | s.lfuIncr(s.lfuDecr(o))
+		return
+	}
 	o.LRU = s.lruClock
 }
 
 // setKey stores obj at key (overwriting any value and, unless keepTTL,
-// its TTL) and signals the modification.
+// its TTL) and signals the modification. A new key raises the "new"
+// keyspace event. Under an LFU policy an overwritten key keeps its
+// frequency, as Redis's dbOverwrite does.
 func (s *Server) setKey(db *DB, key []byte, obj keyspace.Object, keepTTL bool) *keyspace.Object {
-	obj.LRU = s.lruClock
-	p, _ := db.ks.Set(key, obj, keepTTL)
+	obj.LRU = s.newLRU()
+	if s.lfuPolicy() {
+		if old, _ := db.ks.Lookup(key); old != nil {
+			obj.LRU = old.LRU
+		}
+	}
+	p, isNew := db.ks.Set(key, obj, keepTTL)
+	if isNew {
+		s.notify(notifyNew, "new", key, db.id)
+	}
 	s.keyModified(db, key)
 	return p
 }
@@ -103,8 +204,7 @@ func (s *Server) deleteKey(db *DB, key []byte) bool {
 	if o == nil {
 		return false
 	}
-	if keyspace.Expired(at, s.now()) && !s.isReplica() {
-		s.deleteExpired(db, key)
+	if at != 0 && s.expireIfNeeded(db, key, at) {
 		return false
 	}
 	db.ks.Delete(key)
@@ -128,8 +228,13 @@ func (s *Server) signalReady(db *DB, key []byte) {
 	}
 }
 
+// propagating reports whether anyone consumes propagated writes, so that
+// commands can skip building a rewritten argv nobody reads.
+func (s *Server) propagating() bool { return s.hooks.propagate != nil }
+
 // propagate sends a write to the AOF and replicas, as the effect of the
-// current command. Commands whose effect differs from their arguments
+// current command. argv may alias the request buffer: the consumer copies
+// what it keeps. Commands whose effect differs from their arguments
 // (SET EX → SET PXAT, SPOP → SREM, expiries → DEL) propagate the effect.
 func (s *Server) propagate(dbid int, argv [][]byte) {
 	if s.hooks.propagate != nil {
@@ -161,4 +266,33 @@ func (s *Server) notify(class int, event string, key []byte, dbid int) {
 		return
 	}
 	s.hooks.notify(class, event, key, dbid)
+}
+
+// Whole-database hooks. Subsystems that keep per-key state outside the
+// keyspace (WATCH, client tracking, blocked clients) register here from
+// init functions; the lists are read-only once the program runs.
+var (
+	// dbSwapHooks run for SWAPDB before the two databases exchange their
+	// contents: a and b still hold their old keys.
+	dbSwapHooks []func(s *Server, a, b *DB)
+	// dbFlushHooks run for FLUSHDB/FLUSHALL (and any other emptying of a
+	// database) before its keys are dropped.
+	dbFlushHooks []func(s *Server, db *DB)
+	// flushAllHooks run once after FLUSHALL emptied every database (an RDB
+	// save when save points are configured, as Redis does).
+	flushAllHooks []func(s *Server)
+)
+
+// dbSwapped tells the subsystems that a and b are about to swap contents.
+func (s *Server) dbSwapped(a, b *DB) {
+	for _, f := range dbSwapHooks {
+		f(s, a, b)
+	}
+}
+
+// dbFlushed tells the subsystems that db is about to be emptied.
+func (s *Server) dbFlushed(db *DB) {
+	for _, f := range dbFlushHooks {
+		f(s, db)
+	}
 }

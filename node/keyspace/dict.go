@@ -451,6 +451,11 @@ func (d *DB) RandomKey(r *rand.Rand) (KeyRef, bool) {
 	return d.ref(i), true
 }
 
+// VolatileAt returns the i-th key with an expiry, 0 <= i < VolatileLen().
+// Deleting a volatile key moves the last one into its place, so a walk by
+// index that deletes at i should look at i again.
+func (d *DB) VolatileAt(i int) KeyRef { return d.ref(d.volatile[i]) }
+
 // RandomVolatile returns a random key that has an expiry.
 func (d *DB) RandomVolatile(r *rand.Rand) (KeyRef, bool) {
 	if len(d.volatile) == 0 {

@@ -42,6 +42,11 @@ func (e Encoding) String() string { return encNames[e] }
 
 // Object is a value in the keyspace. Strings keep their bytes in Str;
 // every other type keeps its data structure in Val.
+//
+// Str is owned by the keyspace: string commands change it in place
+// (APPEND, SETRANGE, INCR, an overwriting SET that fits). Code that keeps
+// the bytes beyond the shard lock (a background save, a reply built
+// later) must copy them.
 type Object struct {
 	Type Type
 	Enc  Encoding
@@ -53,5 +58,7 @@ type Object struct {
 	Val any
 }
 
-// Expired reports whether an absolute expiry time in ms is past at now.
-func Expired(at, now int64) bool { return at != 0 && at <= now }
+// Expired reports whether an absolute expiry time in ms has passed at now.
+// As in Redis, a key is still alive during the millisecond it expires at:
+// it is gone only once now > at.
+func Expired(at, now int64) bool { return at != 0 && now > at }
