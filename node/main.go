@@ -2,36 +2,86 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
+	"os"
+	"path/filepath"
 )
 
-// Main runs a standalone node from command-line arguments in redis-server's
-// style: an optional config file, then --directive value pairs.
+// Usage is the standalone node's --help text, after redis-server's.
+const Usage = `Usage: node [/path/to/redis.conf] [options] [-]
+       node - (read config from stdin)
+       node -v or --version
+       node -h or --help
+
+Examples:
+       node (run the server with default conf)
+       echo 'maxmemory 128mb' | node -
+       node /etc/redis/6379.conf
+       node --port 7777
+       node --port 7777 --replicaof 127.0.0.1 8888
+       node /etc/myredis.conf --loglevel verbose -
+       node /etc/myredis.conf --loglevel verbose
+
+Managed mode:
+       node --controlplane URL --node-token T --advertise HOST --ports 7000-7999
+`
+
+// ErrUsage is returned after --help printed the usage: redis-server exits
+// with status 1 then.
+var ErrUsage = errors.New("usage requested")
+
+// Main runs a standalone node from command-line arguments exactly as
+// redis-server takes them: an optional config file first, then
+// "--directive value ..." options that override it, and "-" to read more
+// configuration from stdin. Configuration errors are *ConfigError, whose
+// text is redis-server's fatal error report.
 func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
-	cfg := DefaultConfig()
-	for i := 0; i < len(args); i++ {
-		switch a := args[i]; a {
-		case "--version", "-v":
-			fmt.Fprintf(stdout, "Keyfleet node v=%s redis_version=%s\n", KeyfleetVersion, Version)
-			return nil
-		case "--port":
-			if i+1 >= len(args) {
-				return fmt.Errorf("flag --port needs a value")
-			}
-			p, err := strconv.Atoi(args[i+1])
-			if err != nil {
-				return fmt.Errorf("flag --port: %q is not a port number", args[i+1])
-			}
-			cfg.Port = p
-			i++
-		default:
-			// The config registry (configtable.go) takes over parsing.
-			return fmt.Errorf("unknown argument %q", a)
-		}
+	cfg, err := ParseArgs(args, stdout, os.Stdin)
+	if err != nil || cfg == nil {
+		return err
+	}
+	if exe, err := os.Executable(); err == nil {
+		cfg.Executable = exe
 	}
 	s := New(cfg, log)
 	return s.Run(ctx)
+}
+
+// ParseArgs builds the configuration from redis-server style arguments.
+// It returns a nil Config and nil error when the arguments only asked for
+// the version.
+func ParseArgs(args []string, stdout io.Writer, stdin io.Reader) (*Config, error) {
+	file := ""
+	if len(args) > 0 {
+		switch args[0] {
+		case "-v", "--version":
+			fmt.Fprintf(stdout, "Redis server v=%s sha=00000000:0 malloc=go bits=64 build=keyfleet-%s\n", Version, KeyfleetVersion)
+			return nil, nil
+		case "-h", "--help":
+			fmt.Fprint(stdout, Usage)
+			return nil, ErrUsage
+		}
+		if args[0] != "" && args[0][0] != '-' {
+			file = args[0]
+			args = args[1:]
+		}
+	}
+	options, fromStdin := argsToOptions(args, file == "")
+	var in []byte
+	if fromStdin {
+		data, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, fmt.Errorf("read configuration from stdin: %w", err)
+		}
+		in = data
+	}
+	if file != "" {
+		if abs, err := filepath.Abs(file); err == nil {
+			file = abs
+		}
+	}
+	return LoadConfig(file, in, options)
 }

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -163,14 +162,9 @@ func (s *Server) Listen() error {
 	if s.ln != nil {
 		return nil
 	}
-	host := "127.0.0.1"
-	if len(s.cfg.Bind) > 0 {
-		host = s.cfg.Bind[0]
-		if host == "*" {
-			host = ""
-		}
-	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(s.cfg.Port)))
+	// One socket per bind address behind one listener, which CONFIG SET
+	// port/bind can move (listenerSet, config_cmd.go).
+	ln, err := newListenerSet(s.cfg.Bind, s.cfg.Port)
 	if err != nil {
 		return fmt.Errorf("listen on port %d: %w", s.cfg.Port, err)
 	}

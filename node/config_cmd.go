@@ -1,0 +1,569 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// CONFIG GET|SET|RESETSTAT|REWRITE|HELP, the appliers that make CONFIG SET
+// take effect, and the gates of the protected actions (DEBUG, MODULE,
+// protected configs).
+
+func init() {
+	register(map[string]handler{
+		"config|get":       configGetCommand,
+		"config|set":       configSetCommand,
+		"config|resetstat": configResetStatCommand,
+		"config|rewrite":   configRewriteCommand,
+		"config|help":      configHelpCommand,
+	})
+	serverInits = append(serverInits, func(s *Server) {
+		if s.cfg.extra == nil {
+			s.cfg.extra = make(map[string]any)
+		}
+		// A Config filled in by code (tests, managed mode) may have set the
+		// string without the parsed flags.
+		if notifyFlagsString(s.cfg.notifyFlags) != s.cfg.NotifyKeyspaceEvents {
+			f, _ := parseNotifyFlags(s.cfg.NotifyKeyspaceEvents)
+			s.cfg.notifyFlags = f
+		}
+		s.notifyFlags = s.cfg.notifyFlags
+		s.cfg.Hz = clampHz(s.cfg.Hz)
+	})
+}
+
+// configHooks are subsystem reactions to a changed parameter (AOF starting
+// on "appendonly yes", eviction on a lower maxmemory, ...), registered
+// from init functions with onConfigSet. They run after the parameter's own
+// applier; an error fails the CONFIG SET, which is then rolled back.
+var configHooks = map[string][]func(s *Server) error{}
+
+// onConfigSet registers fn to run when CONFIG SET changes the parameter
+// name (its primary name). Call it from init functions only.
+func onConfigSet(name string, fn func(s *Server) error) {
+	if lookupConfig(name) == nil {
+		panic("node: onConfigSet for unknown parameter " + name)
+	}
+	configHooks[name] = append(configHooks[name], fn)
+}
+
+var (
+	applyHz = &applier{name: "hz", fn: func(s *Server) error {
+		// Redis takes hz as a hint and clamps it.
+		s.cfg.Hz = clampHz(s.cfg.Hz)
+		return nil
+	}}
+	applyMaxMemory = &applier{name: "maxmemory", fn: func(s *Server) error {
+		if mm := uint64(s.cfg.MaxMemory); mm != 0 {
+			if used := s.usedMemory(); uint64(used) > mm {
+				s.log.Warn("the new maxmemory value set via CONFIG SET is smaller than the current memory usage: keys will be evicted or writes refused, depending on maxmemory-policy",
+					"maxmemory", mm, "used", used)
+			}
+		}
+		return nil
+	}}
+	applyRequirePass = &applier{name: "requirepass", fn: func(s *Server) error {
+		// Like Redis's default user: clearing the password lets every
+		// connection in; setting one keeps connections already in.
+		if s.cfg.RequirePass == "" {
+			for _, c := range s.clients {
+				c.authenticated = true
+			}
+		}
+		return nil
+	}}
+	applyNotify = &applier{name: "notify-keyspace-events", fn: func(s *Server) error {
+		s.notifyFlags = s.cfg.notifyFlags
+		return nil
+	}}
+	applyPort = &applier{name: "port", fn: func(s *Server) error {
+		if err := s.rebind(); err != nil {
+			s.log.Warn("could not listen on the new port", "port", s.cfg.Port, "err", err)
+			return errors.New("Unable to listen on this port. Check server logs.")
+		}
+		return nil
+	}}
+	applyBind = &applier{name: "bind", fn: func(s *Server) error {
+		if err := s.rebind(); err != nil {
+			s.log.Warn("could not bind the new addresses", "bind", s.cfg.Bind, "err", err)
+			return errors.New("Failed to bind to specified addresses.")
+		}
+		return nil
+	}}
+)
+
+// The table refers to applyListeners for port and bind; each gets its own
+// message, as in Redis.
+var applyListeners = &applier{name: "listeners", fn: func(s *Server) error { return applyPort.fn(s) }}
+
+func init() {
+	// Split the shared placeholder into the two Redis appliers.
+	for _, p := range configParams {
+		if p.apply == applyListeners {
+			if p.name == "bind" {
+				p.apply = applyBind
+			} else {
+				p.apply = applyPort
+			}
+		}
+	}
+}
+
+func configHelpCommand(s *Server, c *Client, args [][]byte) {
+	lines := []string{
+		"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+		"GET <pattern>",
+		"    Return parameters matching the glob-like <pattern> and their values.",
+		"SET <directive> <value>",
+		"    Set the configuration <directive> to <value>.",
+		"RESETSTAT",
+		"    Reset statistics reported by the INFO command.",
+		"REWRITE",
+		"    Rewrite the configuration file.",
+		"HELP",
+		"    Prints this help.",
+	}
+	c.ArrayLen(len(lines))
+	for _, l := range lines {
+		c.Status(l)
+	}
+}
+
+// configGetCommand is CONFIG GET pattern [pattern ...]: a map of every
+// matching parameter (aliases included) to its value. Hidden parameters
+// answer only when named exactly.
+func configGetCommand(s *Server, c *Client, args [][]byte) {
+	type kv struct{ k, v string }
+	var out []kv
+	seen := make(map[string]bool)
+	add := func(name string, p *configParam) {
+		if seen[name] {
+			return
+		}
+		seen[name] = true
+		out = append(out, kv{name, p.kind.get(s.cfg)})
+	}
+	for _, a := range args[2:] {
+		pat := string(a)
+		if !strings.ContainsAny(pat, "[*?") {
+			if p := lookupConfig(pat); p != nil {
+				add(pat, p)
+			}
+			continue
+		}
+		for _, name := range configNames {
+			p := configIndex[name]
+			if p.has(cfgHidden) || seen[name] {
+				continue
+			}
+			if globMatch(pat, name, true) {
+				add(name, p)
+			}
+		}
+	}
+	c.MapLen(len(out))
+	for _, e := range out {
+		c.BulkString(e.k)
+		c.BulkString(e.v)
+	}
+}
+
+// configSetCommand is CONFIG SET name value [name value ...]: all or
+// nothing. Every value is checked and set first; then the appliers run;
+// any failure restores the previous configuration and re-applies it.
+func configSetCommand(s *Server, c *Client, args [][]byte) {
+	if len(args)%2 != 0 {
+		c.Error(errSyntax)
+		return
+	}
+	n := (len(args) - 2) / 2
+	params := make([]*configParam, n)
+	var (
+		invalidName  string // first unknown parameter
+		errArg       string
+		errMsg       string
+		invalid      bool
+		loadingError bool
+	)
+	for i := 0; i < n; i++ {
+		name := string(args[2+2*i])
+		p := lookupConfig(name)
+		if p == nil {
+			if !invalid {
+				invalidName = name
+				invalid = true
+			}
+			continue
+		}
+		if invalid {
+			continue
+		}
+		if p.has(cfgImmutable) || (p.has(cfgProtected) && !s.protectedAllowed(s.cfg.EnableProtectedConfigs, c)) {
+			errMsg = "can't set protected config"
+			if p.has(cfgImmutable) {
+				errMsg = "can't set immutable config"
+			}
+			errArg, invalid = name, true
+			continue
+		}
+		if p.has(cfgDenyLoading) && s.isLoading() {
+			loadingError, invalid = true, true
+			continue
+		}
+		if slices.Contains(params[:i], p) {
+			errMsg, errArg, invalid = "duplicate parameter", name, true
+		}
+		params[i] = p
+	}
+	fail := func() {
+		switch {
+		case loadingError:
+			c.Error(errLoading)
+		case invalidName != "":
+			c.Error(fmt.Sprintf("ERR Unknown option or number of arguments for CONFIG SET - '%s'", invalidName))
+		case errMsg != "":
+			c.Error(fmt.Sprintf("ERR CONFIG SET failed (possibly related to argument '%s') - %s", errArg, errMsg))
+		default:
+			c.Error(fmt.Sprintf("ERR CONFIG SET failed (possibly related to argument '%s')", errArg))
+		}
+	}
+	if invalid {
+		fail()
+		return
+	}
+
+	backup := s.cfg.Clone()
+	var appliers []*applier
+	var applierParam []*configParam
+	var hooked []*configParam
+	for i, p := range params {
+		changed, err := p.setArgs(s.cfg, splitConfigSetValue(p, string(args[3+2*i])), nil)
+		if err != nil {
+			*s.cfg = *backup
+			errArg, errMsg = p.name, err.Error()
+			fail()
+			return
+		}
+		if !changed {
+			continue
+		}
+		if p.apply != nil && !slices.Contains(appliers, p.apply) {
+			appliers = append(appliers, p.apply)
+			applierParam = append(applierParam, p)
+		}
+		if len(configHooks[p.name]) > 0 && !slices.Contains(hooked, p) {
+			hooked = append(hooked, p)
+		}
+	}
+	restore := func() {
+		*s.cfg = *backup
+		for _, a := range appliers {
+			if err := a.fn(s); err != nil {
+				s.log.Warn("failed applying restored configuration after a failed CONFIG SET", "applier", a.name, "err", err)
+			}
+		}
+		for _, p := range hooked {
+			for _, h := range configHooks[p.name] {
+				if err := h(s); err != nil {
+					s.log.Warn("failed applying restored configuration after a failed CONFIG SET", "param", p.name, "err", err)
+				}
+			}
+		}
+	}
+	for i, a := range appliers {
+		if err := a.fn(s); err != nil {
+			s.log.Warn("failed applying new configuration; restoring previous settings", "param", applierParam[i].name, "err", err)
+			restore()
+			errArg, errMsg = applierParam[i].name, err.Error()
+			fail()
+			return
+		}
+	}
+	for _, p := range hooked {
+		for _, h := range configHooks[p.name] {
+			if err := h(s); err != nil {
+				s.log.Warn("failed applying new configuration; restoring previous settings", "param", p.name, "err", err)
+				restore()
+				errArg, errMsg = p.name, err.Error()
+				fail()
+				return
+			}
+		}
+	}
+	c.OK()
+}
+
+// splitConfigSetValue splits a CONFIG SET value for a multi-argument
+// parameter on single spaces, as Redis's sdssplitlen (so "" is no
+// arguments and "a  b" has an empty one).
+func splitConfigSetValue(p *configParam, v string) []string {
+	if !p.has(cfgMultiArg) {
+		return []string{v}
+	}
+	if v == "" {
+		return nil
+	}
+	return strings.Split(v, " ")
+}
+
+func configResetStatCommand(s *Server, c *Client, args [][]byte) {
+	s.resetStats()
+	c.OK()
+}
+
+func configRewriteCommand(s *Server, c *Client, args [][]byte) {
+	if s.cfg.ConfigFile == "" {
+		c.Error("ERR The server is running without a config file")
+		return
+	}
+	if err := rewriteConfig(s.cfg, s.cfg.ConfigFile, false); err != nil {
+		s.log.Warn("CONFIG REWRITE failed", "err", err)
+		c.Error("ERR Rewriting config file: " + strerror(err))
+		return
+	}
+	s.log.Warn("CONFIG REWRITE executed with success.")
+	c.OK()
+}
+
+// rewriteConfigForceAll writes every parameter to the config file, also
+// those at their defaults (DEBUG CONFIG-REWRITE-FORCE-ALL).
+func (s *Server) rewriteConfigForceAll() error {
+	if s.cfg.ConfigFile == "" {
+		return errors.New("The server is running without a config file")
+	}
+	return rewriteConfig(s.cfg, s.cfg.ConfigFile, true)
+}
+
+// resetStats zeroes what CONFIG RESETSTAT resets: the stats counters,
+// command and error statistics (with their latency histograms), and the
+// instantaneous samples. Subsystems with counters of their own register a
+// resetter with onResetStat.
+func (s *Server) resetStats() {
+	s.stats.totalConnections = 0
+	s.stats.totalCommands = 0
+	s.stats.rejectedConns = 0
+	s.stats.expiredKeys = 0
+	s.stats.evictedKeys = 0
+	s.stats.keyspaceHits = 0
+	s.stats.keyspaceMisses = 0
+	s.stats.totalErrors = 0
+	s.stats.netInput = 0
+	s.stats.netOutput = 0
+	s.stats.errorCounts = make(map[string]int64)
+	s.stats.cmdStats = make(map[string]*cmdStat)
+	s.infoState().resetSamples()
+	s.resetLazyfreeStats()
+	if st := s.expireState(); st != nil {
+		st.stalePerc, st.timeCapCount, st.cycleTime = 0, 0, 0
+	}
+	for _, f := range statResetters {
+		f(s)
+	}
+}
+
+// statResetters are the subsystems' parts of CONFIG RESETSTAT.
+var statResetters []func(s *Server)
+
+// onResetStat registers a CONFIG RESETSTAT hook; init functions only.
+func onResetStat(fn func(s *Server)) { statResetters = append(statResetters, fn) }
+
+// isLoading reports whether a dataset is being loaded (persistence sets
+// the "loading" entry of s.ext while it loads).
+func (s *Server) isLoading() bool {
+	l, _ := s.ext["loading"].(func() bool)
+	return l != nil && l()
+}
+
+// protectedAllowed is Redis's allowProtectedAction for a yes|no|local
+// setting: "local" allows loopback (and unix socket) clients only.
+func (s *Server) protectedAllowed(setting string, c *Client) bool {
+	switch setting {
+	case "yes":
+		return true
+	case "local":
+		return c.isLocal()
+	}
+	return false
+}
+
+// isLocal reports whether the client connects from the loopback address.
+func (c *Client) isLocal() bool {
+	if c.nc != nil {
+		if _, ok := c.nc.RemoteAddr().(*net.UnixAddr); ok {
+			return true
+		}
+	}
+	host, _, err := net.SplitHostPort(c.addr)
+	if err != nil {
+		return false
+	}
+	return host == "127.0.0.1" || host == "::1"
+}
+
+// errDebugNotAllowed is DEBUG's refusal when enable-debug-command forbids it.
+const errDebugNotAllowed = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."
+
+// errModuleNotAllowed is MODULE's refusal when enable-module-command forbids it.
+const errModuleNotAllowed = "ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."
+
+// debugAllowed reports whether c may run DEBUG (enable-debug-command).
+func (s *Server) debugAllowed(c *Client) bool {
+	return s.protectedAllowed(s.cfg.EnableDebugCommand, c)
+}
+
+// moduleAllowed reports whether c may run MODULE (enable-module-command).
+func (s *Server) moduleAllowed(c *Client) bool {
+	return s.protectedAllowed(s.cfg.EnableModuleCommand, c)
+}
+
+// ---- listeners ----
+
+// listenerSet is the server's listener: one socket per bind address, all
+// feeding one Accept, so that CONFIG SET port/bind can move the server to
+// new sockets while redcon keeps serving the same listener (and existing
+// connections stay open, as in Redis).
+type listenerSet struct {
+	mu      sync.Mutex
+	lns     []net.Listener
+	ch      chan net.Conn
+	done    chan struct{}
+	closed  bool
+	addr    net.Addr
+	port    int
+	binds   []string
+	lastErr error
+}
+
+func newListenerSet(binds []string, port int) (*listenerSet, error) {
+	l := &listenerSet{ch: make(chan net.Conn), done: make(chan struct{})}
+	if err := l.replace(binds, port); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// replace opens sockets for binds/port, then closes the old ones. On
+// error the old sockets keep serving. Port 0 picks a free port.
+func (l *listenerSet) replace(binds []string, port int) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return net.ErrClosed
+	}
+	if port == l.port && slices.Equal(binds, l.binds) && (len(l.lns) > 0 || len(binds) == 0) && port != 0 {
+		return nil
+	}
+	var opened []net.Listener
+	for _, b := range binds {
+		optional := strings.HasPrefix(b, "-")
+		host := strings.TrimPrefix(b, "-")
+		network := "tcp4"
+		switch {
+		case host == "*":
+			host = "0.0.0.0"
+		case host == "::*":
+			network, host = "tcp6", "::"
+		case strings.Contains(host, ":"):
+			network = "tcp6"
+		}
+		p := port
+		if p == 0 && len(opened) > 0 {
+			p = opened[0].Addr().(*net.TCPAddr).Port
+		}
+		ln, err := net.Listen(network, net.JoinHostPort(host, strconv.Itoa(p)))
+		if err != nil {
+			if (optional && errors.Is(err, syscall.EADDRNOTAVAIL)) || errors.Is(err, syscall.EAFNOSUPPORT) ||
+				errors.Is(err, syscall.EPROTONOSUPPORT) || errors.Is(err, syscall.ENOPROTOOPT) {
+				continue
+			}
+			for _, o := range opened {
+				o.Close()
+			}
+			return fmt.Errorf("listen on %s:%d: %w", host, p, err)
+		}
+		opened = append(opened, ln)
+	}
+	old := l.lns
+	l.lns = opened
+	l.binds = slices.Clone(binds)
+	l.port = port
+	l.addr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
+	if len(opened) > 0 {
+		l.addr = opened[0].Addr()
+	}
+	for _, ln := range opened {
+		go l.acceptLoop(ln)
+	}
+	for _, ln := range old {
+		ln.Close()
+	}
+	return nil
+}
+
+// acceptLoop forwards connections from one socket until it is retired.
+func (l *listenerSet) acceptLoop(ln net.Listener) {
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			l.mu.Lock()
+			l.lastErr = err
+			l.mu.Unlock()
+			continue
+		}
+		select {
+		case l.ch <- conn:
+		case <-l.done:
+			conn.Close()
+			return
+		}
+	}
+}
+
+func (l *listenerSet) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *listenerSet) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	close(l.done)
+	for _, ln := range l.lns {
+		ln.Close()
+	}
+	l.lns = nil
+	return nil
+}
+
+// Addr is the first socket's address (what Server.Addr reports).
+func (l *listenerSet) Addr() net.Addr {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.addr
+}
+
+// rebind moves the server to the configured port and bind addresses.
+func (s *Server) rebind() error {
+	ls, ok := s.ln.(*listenerSet)
+	if !ok {
+		return errors.New("the listener cannot be changed while running")
+	}
+	return ls.replace(s.cfg.Bind, s.cfg.Port)
+}
