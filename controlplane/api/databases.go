@@ -218,7 +218,11 @@ func (s *Server) listDatabases(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getDatabase(w http.ResponseWriter, r *http.Request) {
 	a := accountFrom(r.Context())
-	d, err := s.store.GetDatabase(r.Context(), a.ID, chi.URLParam(r, "id"))
+	owner := a.ID
+	if a.Role == store.RoleAdmin {
+		owner = "" // administrators may look at any database
+	}
+	d, err := s.store.GetDatabase(r.Context(), owner, chi.URLParam(r, "id"))
 	if err != nil {
 		s.fail(w, r, err)
 		return
