@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -28,7 +29,16 @@ func run(args []string) int {
 		mainFunc = host.Main
 	}
 	if err := mainFunc(ctx, args, os.Stdout, log); err != nil {
-		fmt.Fprintln(os.Stderr, "node:", err)
+		var ce *node.ConfigError
+		switch {
+		case errors.Is(err, node.ErrUsage):
+			// --help printed the usage; redis-server exits 1 after it.
+		case errors.As(err, &ce):
+			// redis-server's fatal configuration report, as it prints it.
+			fmt.Fprintln(os.Stderr, ce.Error())
+		default:
+			fmt.Fprintln(os.Stderr, "node:", err)
+		}
 		return 1
 	}
 	return 0
