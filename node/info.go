@@ -308,7 +308,7 @@ func infoCommand(s *Server, c *Client, args [][]byte) {
 	for _, a := range args[1:] {
 		secs = append(secs, string(a))
 	}
-	c.Verbatim("txt", string(s.genInfo(secs)))
+	c.Verbatim(string(s.genInfo(secs)), "txt")
 }
 
 var unameOS = func() string {
