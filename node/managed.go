@@ -3,27 +3,28 @@ package node
 import (
 	"errors"
 	"fmt"
-	"slices"
+	"strconv"
+	"strings"
+	"time"
 )
 
 // This file is the engine's surface for managed mode (node/host): the host
 // runs many Servers in one process and changes or inspects them from its
 // own goroutine, so every method here takes the shard lock like a command.
 
-// EvictionPolicies are the maxmemory-policy values Redis 7.0 accepts.
-var EvictionPolicies = []string{
-	"volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
-	"allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction",
-}
-
 // ManagedSettings are the parts of a shard's configuration that the host
-// changes on a running engine without restarting it.
+// changes on a running engine without restarting it. They go through the
+// configuration registry, so they are checked and take effect exactly as
+// CONFIG SET of the same directives would.
 type ManagedSettings struct {
 	MaxMemory       int64  // bytes; 0 means no limit
-	MaxMemoryPolicy string // one of EvictionPolicies
+	MaxMemoryPolicy string // one of Redis's eight policies
 	RequirePass     string
 	AppendOnly      bool
 	AppendFsync     string // always | everysec | no
+	// Save is the snapshot schedule as the save directive takes it,
+	// e.g. "3600 1 300 100"; "" turns snapshots off.
+	Save string
 }
 
 // ErrReplicationUnavailable is returned by ReplicaOf while the engine has
@@ -31,43 +32,67 @@ type ManagedSettings struct {
 // control plane does not count the replica as serving.
 var ErrReplicationUnavailable = errors.New("replication is not available in this engine yet")
 
-// Validate checks the settings as CONFIG SET would, before anything is
-// applied.
-func (m ManagedSettings) Validate() error {
+// directives lists the settings as CONFIG SET name/value pairs.
+func (m ManagedSettings) directives() [][2]string {
+	yesNo := "no"
+	if m.AppendOnly {
+		yesNo = "yes"
+	}
+	return [][2]string{
+		{"maxmemory", strconv.FormatInt(m.MaxMemory, 10)},
+		{"maxmemory-policy", m.MaxMemoryPolicy},
+		{"requirepass", m.RequirePass},
+		{"appendonly", yesNo},
+		{"appendfsync", m.AppendFsync},
+		{"save", m.Save},
+	}
+}
+
+// Apply writes the settings into a Config that has not been started yet,
+// checking each as a config file line.
+func (m ManagedSettings) Apply(cfg *Config) error {
 	if m.MaxMemory < 0 {
 		return fmt.Errorf("maxmemory %d is negative", m.MaxMemory)
 	}
-	if !slices.Contains(EvictionPolicies, m.MaxMemoryPolicy) {
-		return fmt.Errorf("maxmemory-policy %q is not one of %v", m.MaxMemoryPolicy, EvictionPolicies)
-	}
-	switch m.AppendFsync {
-	case "always", "everysec", "no":
-	default:
-		return fmt.Errorf("appendfsync %q is not one of always, everysec, no", m.AppendFsync)
+	for _, d := range m.directives() {
+		args := strings.Fields(d[1])
+		if d[0] != "save" {
+			args = []string{d[1]}
+		} else if len(args) == 0 {
+			args = []string{""}
+		}
+		if err := cfg.Set(d[0], args...); err != nil {
+			return fmt.Errorf("%s %q: %w", d[0], d[1], err)
+		}
 	}
 	return nil
 }
 
-// Apply writes the settings into a Config that has not been started yet.
-func (m ManagedSettings) Apply(cfg *Config) {
-	cfg.MaxMemory = m.MaxMemory
-	cfg.MaxMemoryPolicy = m.MaxMemoryPolicy
-	cfg.RequirePass = m.RequirePass
-	cfg.AppendOnly = m.AppendOnly
-	cfg.AppendFsync = m.AppendFsync
-}
+// Validate checks the settings without applying them anywhere.
+func (m ManagedSettings) Validate() error { return m.Apply(DefaultConfig()) }
 
-// Reconfigure changes a running shard's settings atomically between two
-// commands: either all of them apply or, when one is invalid, none.
-// As with CONFIG SET requirepass, connections that already authenticated
-// stay authenticated after a password change.
+// Reconfigure changes a running shard's settings between two commands, as
+// one CONFIG SET of all of them: either all apply (with their side effects,
+// such as AOF starting) or, when one fails, none. As with CONFIG SET
+// requirepass, connections that already authenticated stay in after a
+// password change.
 func (s *Server) Reconfigure(m ManagedSettings) error {
-	if err := m.Validate(); err != nil {
-		return fmt.Errorf("reconfigure shard: %w", err)
+	if m.MaxMemory < 0 {
+		return fmt.Errorf("reconfigure shard: maxmemory %d is negative", m.MaxMemory)
 	}
+	args := [][]byte{[]byte("config"), []byte("set")}
+	for _, d := range m.directives() {
+		args = append(args, []byte(d[0]), []byte(d[1]))
+	}
+	// An internal client: no connection, no stats, invisible to MONITOR.
+	c := &Client{resp: 2, authenticated: true, addr: "managed:0"}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	m.Apply(s.cfg)
+	s.updateClock(time.Now())
+	configSetCommand(s, c, args)
+	s.mu.Unlock()
+	if len(c.out) > 0 && c.out[0] == '-' {
+		return fmt.Errorf("reconfigure shard: %s", strings.TrimSpace(string(c.out[1:])))
+	}
 	return nil
 }
 
@@ -102,9 +127,8 @@ func (s *Server) Status() ManagedStatus {
 		MaxMemory:        s.cfg.MaxMemory,
 		TotalCommands:    s.stats.totalCommands,
 		ConnectedClients: len(s.clients),
-		// UsedMemory stays 0 until the engine's memory accounting
-		// (usedMemory, from the INFO work) exists; ReplOffset until
-		// replication exists.
+		UsedMemory:       s.usedMemory(),
+		// ReplOffset stays 0 until replication exists.
 	}
 	if s.isReplica() {
 		st.Role = "replica"

@@ -48,19 +48,19 @@ func (sh *shard) running() bool {
 // names a path outside <data-dir>/shards.
 var shardIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
 
-// appendOnly maps the wire's persistence values to appendonly and
-// appendfsync. "rdb" means snapshots (save 3600 1 300 100 60 10000): the
-// engine's Config has no save field yet, so the snapshot schedule is not
-// applied until persistence lands (see the report of issue 4).
-var appendOnly = map[string]struct {
-	on    bool
-	fsync string
+// persistence maps the wire's persistence values to the engine's
+// directives. "rdb" is Redis's default snapshot schedule; the AOF modes
+// keep no separate snapshots (an AOF rewrite starts from an RDB preamble).
+var persistence = map[string]struct {
+	appendOnly bool
+	fsync      string
+	save       string
 }{
-	"":             {false, "everysec"},
-	"none":         {false, "everysec"},
-	"rdb":          {false, "everysec"},
-	"aof-everysec": {true, "everysec"},
-	"aof-always":   {true, "always"},
+	"":             {false, "everysec", ""},
+	"none":         {false, "everysec", ""},
+	"rdb":          {false, "everysec", "3600 1 300 100 60 10000"},
+	"aof-everysec": {true, "everysec", ""},
+	"aof-always":   {true, "always", ""},
 }
 
 // settingsFor derives an engine's settings from a desired shard,
@@ -70,7 +70,7 @@ func settingsFor(d wire.DesiredShard) (node.ManagedSettings, error) {
 	if d.Password == "" {
 		return node.ManagedSettings{}, errors.New("desired shard has no internal password")
 	}
-	p, ok := appendOnly[d.Persistence]
+	p, ok := persistence[d.Persistence]
 	if !ok {
 		return node.ManagedSettings{}, fmt.Errorf("persistence %q is not one of none, rdb, aof-everysec, aof-always", d.Persistence)
 	}
@@ -78,8 +78,9 @@ func settingsFor(d wire.DesiredShard) (node.ManagedSettings, error) {
 		MaxMemory:       d.MaxMemory,
 		MaxMemoryPolicy: d.EvictionPolicy,
 		RequirePass:     d.Password,
-		AppendOnly:      p.on,
+		AppendOnly:      p.appendOnly,
 		AppendFsync:     p.fsync,
+		Save:            p.save,
 	}
 	if m.MaxMemoryPolicy == "" {
 		m.MaxMemoryPolicy = "noeviction"
@@ -242,7 +243,9 @@ func (h *Host) startShard(sh *shard, d wire.DesiredShard, set node.ManagedSettin
 	cfg.Port = d.Port
 	cfg.Bind = []string{h.opts.Bind}
 	cfg.Dir = dir
-	set.Apply(cfg)
+	if err := set.Apply(cfg); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(h.base)
 	srv, err := node.Start(ctx, cfg, log)
 	if err != nil {
