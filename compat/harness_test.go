@@ -40,7 +40,7 @@ func TestReadValueRoundTrip(t *testing.T) {
 func TestReadValueRejects(t *testing.T) {
 	bad := []string{
 		"", "+OK\n", "$3\r\nab\r\n", "$-2\r\n", "*-2\r\n", "%-1\r\n",
-		"$99999999999\r\n", "*x\r\n", "?\r\n", "#x\r\n", "_x\r\n", "$3\r\nabcde",
+		"$99999999999\r\n", "*x\r\n", "%00\r\n", "$01\r\nx\r\n", "*+1\r\n:1\r\n", "?\r\n", "#x\r\n", "_x\r\n", "$3\r\nabcde",
 	}
 	for _, w := range bad {
 		if v, err := ReadValue(bufio.NewReader(strings.NewReader(w))); err == nil {

@@ -143,9 +143,11 @@ func readLine(r *bufio.Reader) (string, error) {
 	return s[:len(s)-2], nil
 }
 
+// parseLen accepts only the canonical decimal form: a server that sent
+// "$01" where Redis sends "$1" must not compare equal after re-encoding.
 func parseLen(s string, limit int) (int, error) {
 	n, err := strconv.Atoi(s)
-	if err != nil {
+	if err != nil || strconv.Itoa(n) != s {
 		return 0, fmt.Errorf("resp: bad length %q", s)
 	}
 	if n > limit || n < -1 {
