@@ -149,7 +149,9 @@ func (s *Server) resolve(c *Client, args [][]byte) *command {
 		c.Error(unknownCommandError(args))
 		return nil
 	}
-	if len(cmd.subs) > 0 && cmd.proc == nil {
+	// A container resolves its subcommand; one with a handler of its own
+	// (COMMAND) also runs bare, as in Redis.
+	if len(cmd.subs) > 0 && (cmd.proc == nil || len(args) > 1) {
 		if len(args) == 1 {
 			c.Error(fmt.Sprintf("ERR wrong number of arguments for '%s' command", cmd.Name))
 			return nil
