@@ -272,8 +272,9 @@ func (s *Server) notify(class int, event string, key []byte, dbid int) {
 // keyspace (WATCH, client tracking, blocked clients) register here from
 // init functions; the lists are read-only once the program runs.
 var (
-	// dbSwapHooks run for SWAPDB before the two databases exchange their
-	// contents: a and b still hold their old keys.
+	// dbSwapHooks run for SWAPDB after the two databases exchanged their
+	// contents: a now holds the keys b held and the other way round, while
+	// per-DB client state (watched keys, blocked clients) stays by number.
 	dbSwapHooks []func(s *Server, a, b *DB)
 	// dbFlushHooks run for FLUSHDB/FLUSHALL (and any other emptying of a
 	// database) before its keys are dropped.
@@ -283,7 +284,7 @@ var (
 	flushAllHooks []func(s *Server)
 )
 
-// dbSwapped tells the subsystems that a and b are about to swap contents.
+// dbSwapped tells the subsystems that a and b have swapped contents.
 func (s *Server) dbSwapped(a, b *DB) {
 	for _, f := range dbSwapHooks {
 		f(s, a, b)

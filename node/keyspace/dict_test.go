@@ -144,3 +144,53 @@ func BenchmarkSetGet(b *testing.B) {
 		d.Lookup(k)
 	}
 }
+
+func TestExpiredBoundary(t *testing.T) {
+	tests := []struct {
+		at, now int64
+		want    bool
+	}{
+		{0, 1 << 40, false}, // no expiry
+		{1000, 999, false},
+		{1000, 1000, false}, // alive during its last millisecond, as Redis
+		{1000, 1001, true},
+		{-5, 0, true},
+	}
+	for _, tc := range tests {
+		if got := Expired(tc.at, tc.now); got != tc.want {
+			t.Errorf("Expired(%d, %d) = %v, want %v", tc.at, tc.now, got, tc.want)
+		}
+	}
+}
+
+// TestVolatileWalk: walking VolatileAt by index while deleting (and looking
+// at the same index again after a delete) visits every volatile key once.
+func TestVolatileWalk(t *testing.T) {
+	d := New()
+	for i := 0; i < 300; i++ {
+		k := []byte(fmt.Sprint("k", i))
+		d.Set(k, str("v"), false)
+		if i%2 == 0 {
+			d.SetExpire(k, int64(i+1))
+		}
+	}
+	seen := map[string]bool{}
+	for i := 0; i < d.VolatileLen(); {
+		ref := d.VolatileAt(i)
+		if seen[ref.Key] {
+			t.Fatalf("%s visited twice", ref.Key)
+		}
+		seen[ref.Key] = true
+		if ref.Expire%3 == 0 {
+			d.Delete([]byte(ref.Key))
+			continue
+		}
+		i++
+	}
+	if len(seen) != 150 {
+		t.Fatalf("visited %d of 150 volatile keys", len(seen))
+	}
+	if d.Len() != 300-50 || d.VolatileLen() != 100 {
+		t.Fatalf("Len %d, VolatileLen %d after deleting 50", d.Len(), d.VolatileLen())
+	}
+}
