@@ -56,8 +56,7 @@ func Start(ctx context.Context) (*Server, error) {
 	defer tick.Stop()
 	for {
 		if err := s.Client.Ping(ctx).Err(); err == nil {
-			go func() { <-exited }()
-			return s, nil
+			return s, nil // exited is buffered: the Wait goroutine ends with the process
 		}
 		select {
 		case err := <-exited:
