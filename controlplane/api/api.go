@@ -338,7 +338,9 @@ func jsonError(err error) error {
 
 func jsonKind(k string) string {
 	switch {
-	case strings.HasPrefix(k, "int"), strings.HasPrefix(k, "uint"), strings.HasPrefix(k, "float"):
+	case strings.HasPrefix(k, "int"), strings.HasPrefix(k, "uint"):
+		return "whole number"
+	case strings.HasPrefix(k, "float"):
 		return "number"
 	case k == "string":
 		return "string"

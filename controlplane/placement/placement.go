@@ -93,6 +93,9 @@ func Place(nodes []Node, req Request) ([]Assignment, error) {
 			eligible++
 		}
 	}
+	if eligible == 0 {
+		return nil, &CapacityError{Msg: "not enough capacity: no node host is up and accepting shards"}
+	}
 	if eligible < copies {
 		return nil, &CapacityError{Msg: fmt.Sprintf(
 			"not enough capacity: each shard needs %d distinct nodes (1 primary + %d replicas), but only %d node(s) are up and accepting shards",

@@ -73,7 +73,7 @@ func TestPlace(t *testing.T) {
 		{
 			name:    "no nodes",
 			req:     Request{Shards: 1, ShardMemoryMB: 10},
-			wantErr: "only 0 node(s)",
+			wantErr: "no node host is up",
 		},
 	}
 	for _, tt := range tests {
