@@ -29,13 +29,26 @@ func (s *Server) expireIfNeeded(db *DB, key []byte, at int64) bool {
 	return true
 }
 
-// deleteExpired removes an expired key and tells everyone who cares.
+// deleteExpired removes an expired key and tells everyone who cares. The
+// deletion propagates as DEL, or UNLINK under lazyfree-lazy-expire.
 func (s *Server) deleteExpired(db *DB, key []byte) {
-	db.ks.Delete(key)
+	old, _ := db.ks.Delete(key)
+	lazy := s.cfg.LazyfreeLazyExpire
+	s.freeObject(old, lazy)
 	s.stats.expiredKeys++
 	s.notify(notifyExpired, "expired", key, db.id)
 	s.keyModified(db, key)
-	s.propagate(db.id, [][]byte{[]byte("DEL"), key})
+	s.propagateDeletion(db, key, lazy)
+}
+
+// propagateDeletion propagates the deletion of key as UNLINK when it was
+// freed lazily, DEL otherwise (Redis's propagateDeletion).
+func (s *Server) propagateDeletion(db *DB, key []byte, lazy bool) {
+	if lazy {
+		s.propagate(db.id, [][]byte{argUNLINK, key})
+	} else {
+		s.propagate(db.id, [][]byte{argDEL, key})
+	}
 }
 
 // lookupRead returns the live object at key for a read, counting hits and
@@ -123,10 +136,9 @@ func (s *Server) newLRU() uint32 {
 // The LRU clock counts seconds, so it serves as the time source.
 func lfuMinutes(lruClock uint32) uint32 { return (lruClock / 60) & 0xffff }
 
-// lfuLogFactor and lfuDecayTime are lfu-log-factor and lfu-decay-time
-// (Redis's defaults until the configuration carries them).
-func (s *Server) lfuLogFactor() int { return 10 }
-func (s *Server) lfuDecayTime() int { return 1 }
+// lfuLogFactor and lfuDecayTime are lfu-log-factor and lfu-decay-time.
+func (s *Server) lfuLogFactor() int { return s.cfg.LFULogFactor }
+func (s *Server) lfuDecayTime() int { return s.cfg.LFUDecayTime }
 
 // lfuDecr returns the object's frequency counter decayed by the minutes
 // since its last access (Redis's LFUDecrAndReturn), without storing it.
@@ -207,7 +219,8 @@ func (s *Server) deleteKey(db *DB, key []byte) bool {
 	if at != 0 && s.expireIfNeeded(db, key, at) {
 		return false
 	}
-	db.ks.Delete(key)
+	old, _ := db.ks.Delete(key)
+	s.freeObject(old, s.cfg.LazyfreeLazyServerDel)
 	s.keyModified(db, key)
 	return true
 }

@@ -105,9 +105,10 @@ func expireGeneric(s *Server, c *Client, args [][]byte, basetime int64, seconds 
 		}
 	}
 	if s.alreadyExpired(when) {
-		db.ks.Delete(key)
+		old, _ := db.ks.Delete(key)
+		s.freeObject(old, s.cfg.LazyfreeLazyExpire)
 		s.dirty++
-		s.propagate(db.id, [][]byte{argDEL, key})
+		s.propagateDeletion(db, key, s.cfg.LazyfreeLazyExpire)
 		s.keyModified(db, key)
 		s.notify(notifyGeneric, "del", key, db.id)
 		c.Int(1)

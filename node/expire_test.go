@@ -216,4 +216,15 @@ func TestExpirePropagation(t *testing.T) {
 			t.Errorf("%v: propagated %q, notified %q; want %q, %q", tc.args, prop, events, tc.prop, tc.events)
 		}
 	}
+	// Under lazyfree-lazy-expire deletions by expiry travel as UNLINK.
+	s.mu.Lock()
+	s.cfg.LazyfreeLazyExpire = true
+	s.mu.Unlock()
+	rc.Set(ctx, "k", "v", 0)
+	rc.Do(ctx, "expireat", "k", past)
+	putExpired(s, 0, "old")
+	rc.Get(ctx, "old")
+	if prop, _ := r.take(); !matchWords(prop, []string{"set k v", "UNLINK k", "UNLINK old"}) {
+		t.Errorf("with lazyfree-lazy-expire propagated %q", prop)
+	}
 }

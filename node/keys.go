@@ -214,7 +214,8 @@ func copyCommand(s *Server, c *Client, args [][]byte) {
 		return
 	}
 	if exists {
-		dst.ks.Delete(newkey)
+		old, _ := dst.ks.Delete(newkey)
+		s.freeObject(old, s.cfg.LazyfreeLazyServerDel)
 	}
 	s.addKey(dst, newkey, obj, expire)
 	s.keyModified(dst, newkey)
@@ -516,7 +517,8 @@ func renameGeneric(s *Server, c *Client, args [][]byte, nx bool) {
 			c.Int(0)
 			return
 		}
-		db.ks.Delete(dst)
+		old, _ := db.ks.Delete(dst)
+		s.freeObject(old, s.cfg.LazyfreeLazyServerDel)
 	}
 	obj := *o
 	db.ks.Delete(src)
@@ -608,7 +610,6 @@ func (s *Server) freeObject(obj keyspace.Object, lazy bool) {
 }
 
 // lazyfreeLazyUserDel and lazyfreeLazyUserFlush are lazyfree-lazy-user-del
-// and lazyfree-lazy-user-flush (Redis's defaults until the configuration
-// carries them).
-func (s *Server) lazyfreeLazyUserDel() bool   { return false }
-func (s *Server) lazyfreeLazyUserFlush() bool { return false }
+// and lazyfree-lazy-user-flush.
+func (s *Server) lazyfreeLazyUserDel() bool   { return s.cfg.LazyfreeLazyUserDel }
+func (s *Server) lazyfreeLazyUserFlush() bool { return s.cfg.LazyfreeLazyUserFlush }

@@ -56,6 +56,7 @@ const (
 var (
 	argSET       = []byte("SET")
 	argDEL       = []byte("DEL")
+	argUNLINK    = []byte("UNLINK")
 	argPXAT      = []byte("PXAT")
 	argKEEPTTL   = []byte("KEEPTTL")
 	argPEXPIREAT = []byte("PEXPIREAT")
@@ -478,8 +479,9 @@ func getexCommand(s *Server, c *Client, args [][]byte) {
 	db := c.db
 	switch {
 	case flags&(setEXAT|setPXAT) != 0 && s.alreadyExpired(when):
-		db.ks.Delete(key)
-		s.propagate(db.id, [][]byte{argDEL, key})
+		old, _ := db.ks.Delete(key)
+		s.freeObject(old, s.cfg.LazyfreeLazyExpire)
+		s.propagateDeletion(db, key, s.cfg.LazyfreeLazyExpire)
 		s.keyModified(db, key)
 		s.notify(notifyGeneric, "del", key, db.id)
 		s.dirty++
@@ -508,8 +510,9 @@ func getdelCommand(s *Server, c *Client, args [][]byte) {
 		return
 	}
 	db := c.db
-	if _, deleted := db.ks.Delete(args[1]); deleted {
-		s.propagate(db.id, [][]byte{argDEL, args[1]})
+	if old, deleted := db.ks.Delete(args[1]); deleted {
+		s.freeObject(old, s.cfg.LazyfreeLazyUserDel)
+		s.propagateDeletion(db, args[1], s.cfg.LazyfreeLazyUserDel)
 		s.keyModified(db, args[1])
 		s.notify(notifyGeneric, "del", args[1], db.id)
 		s.dirty++
