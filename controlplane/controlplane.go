@@ -41,6 +41,10 @@ type Options struct {
 	NodeToken     string
 	ProxyToken    string
 
+	// AdminPassword is the password dev mode gives the first administrator;
+	// a random one, printed once, when empty.
+	AdminPassword string
+
 	HeartbeatInterval time.Duration
 	NodeTimeout       time.Duration // no heartbeat for this long: node down
 	ProvisionTimeout  time.Duration
@@ -162,7 +166,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	defer st.Close()
 	if o.Dev {
-		if err := ensureFirstAdmin(ctx, st, o.Stdout); err != nil {
+		if err := ensureFirstAdmin(ctx, st, o.AdminPassword, o.Stdout); err != nil {
 			return err
 		}
 	}

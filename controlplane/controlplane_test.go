@@ -192,6 +192,9 @@ func TestDevModeStartsAndRestarts(t *testing.T) {
 	if code := login(t, env2, m[1], m[2]); code != http.StatusOK {
 		t.Fatalf("admin login after restart: %d", code)
 	}
+	if code := login(t, env2, m[1], "wrong password"); code != http.StatusUnauthorized {
+		t.Fatalf("wrong admin password: %d", code)
+	}
 	if st, err := os.Stat(dir + "/" + SecretsFile); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("secrets file: %v %v", st, err)
 	}

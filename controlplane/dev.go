@@ -92,12 +92,14 @@ const FirstAdminEmail = "admin@keyfleet.local"
 
 // ensureFirstAdmin creates an administrator when there is no account at
 // all and prints its password, once: it is not stored anywhere in clear.
-func ensureFirstAdmin(ctx context.Context, st *store.Store, out io.Writer) error {
+func ensureFirstAdmin(ctx context.Context, st *store.Store, password string, out io.Writer) error {
 	has, err := st.HasAccounts(ctx)
 	if err != nil || has {
 		return err
 	}
-	password := auth.NewSecret()[:20]
+	if password == "" {
+		password = auth.NewSecret()[:20]
+	}
 	hash, err := auth.Passwords{Cost: bcrypt.DefaultCost}.Hash(password)
 	if err != nil {
 		return err

@@ -54,6 +54,7 @@ func ParseFlags(args []string, lookup func(string) (string, bool)) (Options, err
 	fs.DurationVar(&o.HeartbeatInterval, "heartbeat-interval", 0, "node heartbeat interval (default 1s)")
 	fs.DurationVar(&o.NodeTimeout, "node-timeout", 0, "a node silent this long is down (default 5 heartbeats)")
 	fs.DurationVar(&o.ProvisionTimeout, "provision-timeout", 0, "a database not running after this long fails (default 2m)")
+	fs.StringVar(&o.AdminPassword, "admin-password", "", "dev mode: the first administrator's password (random and printed once when empty)")
 	fs.BoolVar(&o.SecureCookies, "secure-cookies", false, "mark session cookies Secure (serve behind TLS)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
