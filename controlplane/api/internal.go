@@ -95,7 +95,7 @@ func (s *Server) nodeHeartbeat(w http.ResponseWriter, r *http.Request) {
 }
 
 // proxyRoutes answers GET /internal/v1/routes[?version=N[&wait=30s]]: at
-// once when the current version is newer than N (or N is absent);
+// once when the current version differs from N (or N is absent);
 // otherwise it waits up to wait for a newer one and answers 304 Not
 // Modified when none came.
 func (s *Server) proxyRoutes(w http.ResponseWriter, r *http.Request) {
@@ -124,7 +124,9 @@ func (s *Server) proxyRoutes(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
-		if cur <= have {
+		// Only an equal version waits: a proxy ahead of us holds routes
+		// from another history (a restored database) and needs ours now.
+		if cur == have {
 			if wait == 0 || !s.routes.wait(r.Context(), have, wait) {
 				w.Header().Set("X-Routes-Version", strconv.FormatInt(cur, 10))
 				w.WriteHeader(http.StatusNotModified)

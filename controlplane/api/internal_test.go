@@ -84,6 +84,10 @@ func TestRoutesLongPoll(t *testing.T) {
 	if status, got := e.routes(rt.Version-1, "30s"); status != http.StatusOK || got.Version != rt.Version {
 		t.Fatalf("older version: %d %+v", status, got)
 	}
+	// A proxy ahead of us (its version from another history) gets ours now.
+	if status, got := e.routes(rt.Version+100, "30s"); status != http.StatusOK || got.Version != rt.Version {
+		t.Fatalf("newer version: %d %+v", status, got)
+	}
 	// No change within wait: 304 after about wait.
 	start := time.Now()
 	if status, _ := e.routes(rt.Version, "300ms"); status != http.StatusNotModified {
