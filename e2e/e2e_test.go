@@ -1,0 +1,396 @@
+// Package e2e runs the platform's processes together as in production, in
+// one test binary: a real Postgres (controlplane/pgtest), the control
+// plane's HTTP server, a node host with real shard engines and the proxy,
+// talking to each other over loopback HTTP and RESP only.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/keyfleet/keyfleet/controlplane"
+	"github.com/keyfleet/keyfleet/controlplane/devenv"
+	"github.com/keyfleet/keyfleet/controlplane/pgtest"
+	"github.com/keyfleet/keyfleet/internal/wire"
+	"github.com/keyfleet/keyfleet/node/host"
+)
+
+// noPostgres says why the tests skip; set by TestMain only.
+var noPostgres error
+
+func TestMain(m *testing.M) {
+	if _, err := devenv.FindBinDir(); err != nil {
+		if os.Getenv("CI") == "true" {
+			fmt.Fprintln(os.Stderr, "e2e: Postgres is required under CI=true:", err)
+			os.Exit(1)
+		}
+		noPostgres = err
+		os.Exit(m.Run())
+	}
+	pgtest.Main(m)
+}
+
+// platform is one running control plane and node host.
+type platform struct {
+	t          *testing.T
+	cpURL      string
+	proxyToken string
+	host       *host.Host
+	nodeDir    string
+	portMin    int
+	portMax    int
+}
+
+// startPlatform starts the control plane on a fresh database and a node
+// host registered to it; both stop when the test ends.
+func startPlatform(t *testing.T) *platform {
+	t.Helper()
+	if noPostgres != nil {
+		t.Skipf("no Postgres binaries, skipping the end-to-end test (it fails instead under CI=true): %v", noPostgres)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	log := testLogger(t)
+	ready := make(chan controlplane.Env, 1)
+	cpDone := make(chan error, 1)
+	opts := controlplane.Options{
+		Listen:            "127.0.0.1:0",
+		ProxyListen:       "127.0.0.1:0",
+		ProxyEndpoint:     "127.0.0.1:6379",
+		DataDir:           t.TempDir(),
+		DatabaseURL:       pgtest.NewDB(t),
+		EncryptionKey:     randomBytes(t, 32),
+		JWTKey:            randomBytes(t, 32),
+		NodeToken:         "kfn_e2e_" + fmt.Sprintf("%x", randomBytes(t, 8)),
+		ProxyToken:        "kfp_e2e_" + fmt.Sprintf("%x", randomBytes(t, 8)),
+		HeartbeatInterval: 100 * time.Millisecond,
+		ProvisionTimeout:  time.Minute,
+		Log:               log.With("component", "controlplane"),
+		Ready:             func(env controlplane.Env) { ready <- env },
+	}
+	go func() { cpDone <- controlplane.Run(ctx, opts) }()
+	var env controlplane.Env
+	select {
+	case env = <-ready:
+	case err := <-cpDone:
+		cancel()
+		t.Fatalf("control plane stopped before serving: %v", err)
+	case <-time.After(60 * time.Second):
+		cancel()
+		t.Fatal("control plane did not start in 60s")
+	}
+
+	p := &platform{t: t, cpURL: env.ControlPlaneURL, proxyToken: opts.ProxyToken, nodeDir: t.TempDir()}
+	p.portMin, p.portMax = freePortRange(t, 10)
+	h, err := host.New(host.Options{
+		ControlPlane: env.ControlPlaneURL,
+		NodeToken:    opts.NodeToken,
+		Advertise:    "127.0.0.1",
+		PortMin:      p.portMin,
+		PortMax:      p.portMax,
+		DataDir:      p.nodeDir,
+		MemoryMB:     1024,
+		Name:         "e2e-node",
+		MaxBackoff:   time.Second,
+	}, log.With("component", "node"))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	p.host = h
+	hostDone := make(chan error, 1)
+	go func() { hostDone <- h.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		for name, ch := range map[string]chan error{"node host": hostDone, "control plane": cpDone} {
+			select {
+			case err := <-ch:
+				if err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Errorf("%s did not stop in 30s", name)
+			}
+		}
+	})
+	return p
+}
+
+func TestEndToEndDatabaseLifecycle(t *testing.T) {
+	p := startPlatform(t)
+	token := p.signup("e2e@example.com", "a long enough password")
+
+	var db struct {
+		ID, Status, URL, Password, FailureReason string
+		MemoryMB                                 int `json:"memory_mb"`
+		Shards                                   int
+	}
+	p.call("POST", "/v1/databases", token, map[string]any{
+		"name": "cache", "memory_mb": 96, "shards": 3, "replicas": 0,
+		"eviction_policy": "allkeys-lru", "persistence": "none",
+	}, http.StatusAccepted, &db)
+	if db.Status != "provisioning" || db.Shards != 3 || db.ID == "" {
+		t.Fatalf("created database = %+v", db)
+	}
+
+	// Provisioning: the node host starts the shards, reports them, and the
+	// control plane activates the database.
+	waitUntil(t, 60*time.Second, "the database to become active", func() (bool, error) {
+		p.call("GET", "/v1/databases/"+db.ID, token, nil, http.StatusOK, &db)
+		if db.Status == "failed" {
+			return false, fmt.Errorf("database failed: %s", db.FailureReason)
+		}
+		return db.Status == "active", nil
+	})
+
+	statuses := p.host.Statuses()
+	if len(statuses) != 3 {
+		t.Fatalf("node host runs %d shards, want 3: %+v", len(statuses), statuses)
+	}
+	for _, s := range statuses {
+		if s.Error != "" || s.Role != "primary" || s.Port < p.portMin || s.Port > p.portMax || s.MaxMemory != 32<<20 {
+			t.Errorf("shard status %+v: want a running primary in %d-%d with maxmemory 32 MiB", s, p.portMin, p.portMax)
+		}
+	}
+
+	// The proxies' view: three shards covering all slots, each answering
+	// only with its internal password.
+	route := p.route(db.ID)
+	if len(route.Shards) != 3 {
+		t.Fatalf("route has %d shards, want 3: %+v", len(route.Shards), route)
+	}
+	slots := 0
+	for _, sh := range route.Shards {
+		for _, r := range sh.Slots {
+			slots += r.End - r.Start + 1
+		}
+		checkShardAuth(t, sh)
+	}
+	if slots != 16384 {
+		t.Errorf("shards cover %d slots, want 16384", slots)
+	}
+
+	// Deleting the database stops its shards and removes their data.
+	p.call("DELETE", "/v1/databases/"+db.ID, token, nil, http.StatusNoContent, nil)
+	waitUntil(t, 30*time.Second, "the shards to stop", func() (bool, error) {
+		return len(p.host.Statuses()) == 0, nil
+	})
+	for _, sh := range route.Shards {
+		c, err := net.DialTimeout("tcp", sh.Primary, time.Second)
+		if err == nil {
+			c.Close()
+			t.Errorf("shard %s still accepts connections on %s after deletion", sh.ShardID, sh.Primary)
+		}
+		if _, err := os.Stat(filepath.Join(p.nodeDir, "shards", sh.ShardID)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("data dir of deleted shard %s: %v, want removed", sh.ShardID, err)
+		}
+	}
+	waitUntil(t, 30*time.Second, "the database to be gone", func() (bool, error) {
+		return p.status("GET", "/v1/databases/"+db.ID, token) == http.StatusNotFound, nil
+	})
+}
+
+// checkShardAuth checks that a shard refuses commands before AUTH, refuses
+// a wrong password, and serves with its internal password with the
+// database's settings.
+func checkShardAuth(t *testing.T, sh wire.ShardRoute) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	anon := redis.NewClient(&redis.Options{Addr: sh.Primary, Protocol: 2, DisableIdentity: true, MaxRetries: -1})
+	defer anon.Close()
+	if err := anon.Ping(ctx).Err(); err == nil || !strings.HasPrefix(err.Error(), "NOAUTH") {
+		t.Errorf("shard %s: PING without AUTH = %v, want NOAUTH", sh.ShardID, err)
+	}
+	if err := anon.Do(ctx, "AUTH", "not-the-password").Err(); err == nil || !strings.HasPrefix(err.Error(), "WRONGPASS") {
+		t.Errorf("shard %s: AUTH with a wrong password = %v, want WRONGPASS", sh.ShardID, err)
+	}
+	rc := redis.NewClient(&redis.Options{Addr: sh.Primary, Password: sh.Password, Protocol: 2, DisableIdentity: true, MaxRetries: -1})
+	defer rc.Close()
+	if pong, err := rc.Ping(ctx).Result(); err != nil || pong != "PONG" {
+		t.Errorf("shard %s: PING with the internal password = %q, %v", sh.ShardID, pong, err)
+		return
+	}
+	cfg, err := rc.ConfigGet(ctx, "maxmemory*").Result()
+	if err != nil {
+		t.Errorf("shard %s: CONFIG GET: %v", sh.ShardID, err)
+	} else if cfg["maxmemory"] != fmt.Sprint(32<<20) || cfg["maxmemory-policy"] != "allkeys-lru" {
+		t.Errorf("shard %s: maxmemory %q policy %q, want 32 MiB allkeys-lru", sh.ShardID, cfg["maxmemory"], cfg["maxmemory-policy"])
+	}
+}
+
+func (p *platform) signup(email, password string) string {
+	p.t.Helper()
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	p.call("POST", "/v1/auth/signup", "", map[string]string{"email": email, "password": password}, http.StatusCreated, &out)
+	if out.AccessToken == "" {
+		p.t.Fatal("signup gave no access token")
+	}
+	return out.AccessToken
+}
+
+// route fetches the proxies' routes and returns the database's.
+func (p *platform) route(id string) wire.DatabaseRoute {
+	p.t.Helper()
+	var routes wire.Routes
+	p.callToken("GET", wire.PathRoutes, p.proxyToken, nil, http.StatusOK, &routes)
+	for _, d := range routes.Databases {
+		if d.ID == id {
+			return d
+		}
+	}
+	p.t.Fatalf("database %s not in the routes: %+v", id, routes)
+	return wire.DatabaseRoute{}
+}
+
+func (p *platform) call(method, path, token string, in any, want int, out any) {
+	p.t.Helper()
+	p.callToken(method, path, token, in, want, out)
+}
+
+func (p *platform) callToken(method, path, token string, in any, want int, out any) {
+	p.t.Helper()
+	status, body := p.do(method, path, token, in)
+	if status != want {
+		p.t.Fatalf("%s %s: HTTP %d, want %d: %s", method, path, status, want, body)
+	}
+	if out != nil {
+		if err := json.Unmarshal(body, out); err != nil {
+			p.t.Fatalf("%s %s: decode %s: %v", method, path, body, err)
+		}
+	}
+}
+
+func (p *platform) status(method, path, token string) int {
+	p.t.Helper()
+	status, _ := p.do(method, path, token, nil)
+	return status
+}
+
+func (p *platform) do(method, path, token string, in any) (int, []byte) {
+	p.t.Helper()
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		body = bytes.NewReader(b)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, p.cpURL+path, body)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		p.t.Fatalf("%s %s: read: %v", method, path, err)
+	}
+	return resp.StatusCode, b
+}
+
+// waitUntil polls cond until it holds, fails, or the deadline passes: the
+// platform's state is only observable through its APIs.
+func waitUntil(t *testing.T, limit time.Duration, what string, cond func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ok, err := cond()
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", what, err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", limit, what)
+		}
+		<-tick.C
+	}
+}
+
+// freePortRange finds n consecutive loopback ports that are free now, in
+// a band below the kernel's ephemeral range and away from the 17xxx and
+// 21xxx ports that other test servers on the machine use.
+func freePortRange(t *testing.T, n int) (int, int) {
+	t.Helper()
+	for try := 0; try < 50; try++ {
+		b := make([]byte, 2)
+		rand.Read(b)
+		base := 23000 + (int(b[0])<<8|int(b[1]))%9000
+		var lns []net.Listener
+		ok := true
+		for p := base; p < base+n; p++ {
+			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+			if err != nil {
+				ok = false
+				break
+			}
+			lns = append(lns, ln)
+		}
+		for _, ln := range lns {
+			ln.Close()
+		}
+		if ok {
+			return base, base + n - 1
+		}
+	}
+	t.Fatal("no free port range")
+	return 0, 0
+}
+
+func randomBytes(t *testing.T, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// testLogger sends the platform's logs to the test log at warning level
+// and above (KEYFLEET_E2E_LOG=debug shows everything).
+func testLogger(t *testing.T) *slog.Logger {
+	level := slog.LevelWarn
+	if os.Getenv("KEYFLEET_E2E_LOG") == "debug" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: level}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
