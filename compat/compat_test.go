@@ -12,9 +12,10 @@ import (
 )
 
 var (
-	flagSeed   = flag.Uint64("seed", 1, "seed of the random command sequences (0: a new one from the clock)")
-	flagOps    = flag.Int("ops", 2000, "commands per random run (each family, and twice that for the mixed run)")
-	flagShrink = flag.Duration("shrink", 30*time.Second, "time spent shortening a failing random sequence")
+	flagSeed    = flag.Uint64("seed", 1, "seed of the random command sequences (0: a new one from the clock)")
+	flagOps     = flag.Int("ops", 2000, "commands per random run (each family, and twice that for the mixed run)")
+	flagShrink  = flag.Duration("shrink", 30*time.Second, "time spent shortening a failing random sequence")
+	flagScripts = flag.String("scripts", "testdata/*.txt", "script files TestScripts runs (a glob; e.g. a saved reproduction)")
 )
 
 // strict makes a case that uses a command the node lacks fail instead of
@@ -25,9 +26,9 @@ func strict() bool { return os.Getenv("COMPAT_STRICT") == "1" }
 // A case that uses a command the node does not serve yet is skipped with
 // the list of what is missing; every other case must match redis-server.
 func TestScripts(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.txt")
+	files, err := filepath.Glob(*flagScripts)
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no scripts in testdata/ (%v)", err)
+		t.Fatalf("no scripts match %s (%v)", *flagScripts, err)
 	}
 	e := sharedEnv(t)
 	for _, file := range files {
@@ -89,9 +90,13 @@ func TestRandom(t *testing.T) {
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
 	}
-	runs := append(familyNames(), "all")
-	for _, name := range runs {
-		t.Run(name, func(t *testing.T) {
+	var runs []string
+	for _, name := range append(familyNames(), "all") {
+		runs = append(runs, name, name+"-resp3")
+	}
+	for _, run := range runs {
+		name, resp3 := strings.CutSuffix(run, "-resp3")
+		t.Run(run, func(t *testing.T) {
 			var cmds []genCmd
 			var lacking []string
 			for _, f := range families {
@@ -119,6 +124,11 @@ func TestRandom(t *testing.T) {
 			h := fnv.New64a()
 			h.Write([]byte(name))
 			steps := loadKnown(t).filter(t, newGen(seed^h.Sum64()).sequence(cmds, ops))
+			if resp3 {
+				// The same commands, every reply in its RESP3 shape.
+				hello := Step{Kind: stepCommand, Args: []string{"HELLO", "3"}, Opts: Options{Replies: -1}}
+				steps = append([]Step{hello}, steps...)
+			}
 			d, err := e.replay(steps)
 			if err != nil {
 				t.Fatal(err)
@@ -138,8 +148,8 @@ func TestRandom(t *testing.T) {
 			if sd, err := e.replay(short); err == nil && sd != nil {
 				lastReport = sd.report(fmt.Sprintf("step %d of the shortened sequence", sd.Index+1))
 			}
-			header := fmt.Sprintf("go test ./compat/ -run 'TestRandom/%s$' -seed %d -ops %d\nshortened from %d steps", name, seed, *flagOps, d.Index+1)
-			path, err := writeRepro("random-"+name, header, short)
+			header := fmt.Sprintf("go test ./compat/ -run 'TestRandom/%s$' -seed %d -ops %d\nshortened from %d steps", run, seed, *flagOps, d.Index+1)
+			path, err := writeRepro("random-"+run, header, short)
 			if err != nil {
 				t.Log(err)
 			}
@@ -149,7 +159,7 @@ func TestRandom(t *testing.T) {
 			}
 			t.Fatalf("%s\nreproduce with: go test ./compat/ -run 'TestRandom/%s$' -seed %d -ops %d\n"+
 				"shortened to %d steps (saved as %s; paste it into testdata/ as a case):\n%s\n%s",
-				first, name, seed, *flagOps, len(short), path, seq.String(), lastReport)
+				first, run, seed, *flagOps, len(short), path, seq.String(), lastReport)
 		})
 	}
 }

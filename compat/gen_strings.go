@@ -73,7 +73,9 @@ func genGetex(g *gen) []string {
 	case 4:
 		args = append(args, "PERSIST")
 	case 5:
-		args = append(args, g.pick("PERSIST", "EX", "KEEPTTL", "PX"), g.pick("EX", "1", "PERSIST"))
+		// Malformed pairs only: a real one-second or one-millisecond
+		// expiry would race between the two servers.
+		args = append(args, g.pick("PERSIST", "EX", "KEEPTTL", "PX"), g.pick("EX", "x", "PERSIST"))
 	}
 	return args
 }

@@ -291,6 +291,16 @@ func (e *endpoint) scanAll(conn, key string, args []string) result {
 	if len(args) <= ci {
 		return e.exchange(conn, EncodeCommand(args), 1)[0]
 	}
+	if args[ci] != "0" {
+		// Only 0 means the same thing to every implementation; another
+		// cursor's meaning is the server's own. Compare errors exactly and
+		// otherwise just the [cursor, elements] shape.
+		r := e.exchange(conn, EncodeCommand(args), 1)[0]
+		if r.Err != "" || r.V.Type == '-' || r.V.Type != '*' || len(r.V.Elems) != 2 {
+			return r
+		}
+		return result{V: Value{Type: '*', Elems: []Value{{Type: '_'}, {Type: '_'}}}}
+	}
 	seen := map[string][]Value{}
 	a := append([]string(nil), args...)
 	for iter := 0; ; iter++ {
