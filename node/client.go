@@ -49,6 +49,14 @@ type Client struct {
 	lastCmd   string
 	argvBytes int
 
+	// redacted lists the arguments of the current call that SLOWLOG and
+	// MONITOR must not show (AUTH passwords); see Client.redact.
+	redacted []int
+	// A model of Redis's reply buffer (CLIENT LIST rbs and rbp): its
+	// size, its peak use since rbpResetAt (unix ms).
+	rbs, rbp   int64
+	rbpResetAt int64
+
 	// Async writes (pub/sub messages, invalidations, MONITOR) from other
 	// goroutines go to pending under wmu and are written by flushLoop.
 	wmu       sync.Mutex

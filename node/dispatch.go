@@ -144,6 +144,9 @@ func truncate(s string, n int) string {
 // resolve finds the command row for args, writing the error reply and
 // returning nil when there is none or the arity is wrong.
 func (s *Server) resolve(c *Client, args [][]byte) *command {
+	// lastCmd is what CLIENT LIST shows as cmd: the command looked up,
+	// even when its arity is then refused ("" for an unknown one).
+	c.lastCmd = ""
 	cmd := lookupCommand(args[0])
 	if cmd == nil {
 		c.Error(unknownCommandError(args))
@@ -164,6 +167,7 @@ func (s *Server) resolve(c *Client, args [][]byte) *command {
 		}
 		cmd = sc
 	}
+	c.lastCmd = cmd.Name
 	if (cmd.Arity > 0 && len(args) != cmd.Arity) || len(args) < -cmd.Arity {
 		c.Error(fmt.Sprintf("ERR wrong number of arguments for '%s' command", cmd.Name))
 		return nil
@@ -184,6 +188,13 @@ func (s *Server) execute(c *Client, args [][]byte) {
 	if len(args) == 0 {
 		return
 	}
+	if c.killed {
+		return // killed by CLIENT KILL: its pipelined commands never run
+	}
+	if isSecurityAttack(args[0]) {
+		s.securityWarning(c)
+		return
+	}
 	now := time.Now()
 	c.lastActive = now
 	s.updateClock(now)
@@ -191,7 +202,7 @@ func (s *Server) execute(c *Client, args [][]byte) {
 	c.errorReplied = false
 	cmd := s.resolve(c, args)
 	if cmd != nil {
-		if !c.authenticated && !cmd.Has(commands.NoAuth) {
+		if s.authRequired(c) && !cmd.Has(commands.NoAuth) {
 			c.Error(errNoAuth)
 			cmd = nil
 		}
@@ -232,7 +243,6 @@ func (s *Server) call(c *Client, cmd *command, args [][]byte) {
 		st.failed++
 	}
 	s.stats.totalCommands++
-	c.lastCmd = cmd.Name
 	if s.hooks.afterCall != nil {
 		s.hooks.afterCall(c, cmd, args, dur)
 	}

@@ -43,11 +43,11 @@ type Server struct {
 	clients      map[int64]*Client
 	nextClientID atomic.Int64
 
-	stats  stats
+	stats stats
 	// dirty counts changes since the last save, as Redis's server.dirty.
-	dirty int64
-	hooks  hooks
-	ext    map[string]any // per-subsystem state, keyed by subsystem name
+	dirty       int64
+	hooks       hooks
+	ext         map[string]any // per-subsystem state, keyed by subsystem name
 	notifyFlags int
 
 	startTime time.Time
@@ -97,6 +97,7 @@ type stats struct {
 
 type cmdStat struct {
 	calls, usec, rejected, failed int64
+	hist                          *latencyHist // LATENCY HISTOGRAM (latency.go)
 }
 
 // New returns a Server for cfg. Call Run to serve.
@@ -182,7 +183,8 @@ func (s *Server) Run(ctx context.Context) error {
 	defer s.cancel()
 	s.rs = redcon.NewServerNetwork("tcp", s.ln.Addr().String(), s.serveRESP, s.accept, s.closed)
 	errc := make(chan error, 1)
-	go func() { errc <- s.rs.Serve(s.ln) }()
+	// Every connection goes through the protocol guard (protoguard.go).
+	go func() { errc <- s.rs.Serve(guardListener{s.ln}) }()
 	go s.cronLoop(s.ctx)
 	s.log.Info("ready to accept connections", "addr", s.ln.Addr().String())
 	var err error
@@ -238,6 +240,9 @@ func (s *Server) accept(conn redcon.Conn) bool {
 		c.laddr = la.String()
 	}
 	c.authenticated = s.cfg.RequirePass == ""
+	if g, ok := c.nc.(*protoGuard); ok {
+		g.pol = clientGuard{s: s, c: c}
+	}
 	conn.SetContext(c)
 	s.clients[c.ID] = c
 	s.stats.totalConnections++
