@@ -207,10 +207,19 @@ func TestScanRandom(t *testing.T) {
 		if err != nil || pn != len(one) || len(v.Raw) != len(one) {
 			t.Fatalf("Parse(%q) = %d (raw %d), %v; want %d", one, pn, len(v.Raw), err, len(one))
 		}
+		var sc Scanner
 		for cut := 0; cut < len(one); cut++ {
 			if n, err := Scan(one[:cut]); n != 0 || err != nil {
 				t.Fatalf("Scan(prefix %q) = %d, %v; want incomplete", one[:cut], n, err)
 			}
+			// The resumable scanner, fed the same reply byte by byte,
+			// must agree.
+			if n, err := sc.Scan(one[:cut]); n != 0 || err != nil {
+				t.Fatalf("Scanner(prefix %q) = %d, %v; want incomplete", one[:cut], n, err)
+			}
+		}
+		if n, err := sc.Scan(two); n != len(one) || err != nil {
+			t.Fatalf("Scanner(%q) = %d, %v; want %d", two, n, err, len(one))
 		}
 	}
 }

@@ -24,19 +24,43 @@ var ErrProtocol = errors.New("resp: protocol error")
 const maxAggregate = 1 << 32
 
 // Scan returns the length of the first complete reply in b, 0 if b holds
-// only part of a reply, or an error wrapping ErrProtocol. It does not
-// allocate: it walks the headers keeping a count of the elements still
-// owed, so nesting depth costs nothing.
+// only part of a reply, or an error wrapping ErrProtocol.
 func Scan(b []byte) (int, error) {
-	i := 0
-	owed := 1
+	var s Scanner
+	return s.Scan(b)
+}
+
+// Scanner finds where a reply ends when its bytes arrive in pieces. It
+// walks the headers keeping a count of the elements still owed, so it
+// does not allocate and nesting depth costs nothing; it remembers where it
+// stopped, so a large reply arriving over many reads is scanned once.
+type Scanner struct {
+	off  int // where the next element header starts, relative to the reply
+	owed int // elements still owed; 0 before the first call
+}
+
+// Reset prepares the scanner for the next reply.
+func (s *Scanner) Reset() { *s = Scanner{} }
+
+// Scan looks at b, which holds a reply from its first byte (and possibly
+// more after it), resuming where the previous call on the same reply
+// stopped. It returns the reply's length once complete (and resets the
+// scanner), or 0 when more bytes are needed.
+func (s *Scanner) Scan(b []byte) (int, error) {
+	i := s.off
+	owed := s.owed
+	if i == 0 && owed == 0 {
+		owed = 1
+	}
 	for owed > 0 {
 		if i >= len(b) {
+			s.off, s.owed = i, owed
 			return 0, nil
 		}
 		t := b[i]
 		nl := bytes.IndexByte(b[i:], '\n')
 		if nl < 0 {
+			s.off, s.owed = i, owed
 			return 0, nil
 		}
 		lineEnd := i + nl // index of '\n'
@@ -45,7 +69,6 @@ func Scan(b []byte) (int, error) {
 		}
 		line := b[i+1 : lineEnd-1]
 		next := lineEnd + 1
-		owed--
 		switch t {
 		case '+', '-', ':', '_', ',', '#', '(':
 			// one line
@@ -56,7 +79,8 @@ func Scan(b []byte) (int, error) {
 			}
 			if n >= 0 {
 				end := next + int(n) + 2
-				if end > len(b) || end < next {
+				if end > len(b) {
+					s.off, s.owed = i, owed
 					return 0, nil
 				}
 				if b[end-2] != '\r' || b[end-1] != '\n' {
@@ -94,8 +118,10 @@ func Scan(b []byte) (int, error) {
 		default:
 			return 0, protoErr("unknown type byte " + strconv.QuoteRune(rune(t)))
 		}
+		owed--
 		i = next
 	}
+	*s = Scanner{}
 	return i, nil
 }
 

@@ -1,0 +1,571 @@
+package proxy
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/keyfleet/keyfleet/internal/keyslot"
+	"github.com/keyfleet/keyfleet/proxy/resp"
+)
+
+// Introspection and administration, scoped to the tenant: a database's
+// shards hold only its data, so what a shard says about its keyspace,
+// scripts, slow log or pub/sub is the tenant's own; what it says about
+// the machine, the process, its peers or its secrets is removed, and what
+// would change the shard's role or configuration is refused.
+
+// denyCommand refuses a command that would break isolation.
+func denyCommand(c *client, r *request) {
+	c.replyError(errNotAllowed(r.name()))
+}
+
+// shard0Command sends the request to the database's first shard: read-only
+// introspection of one shard is as good as any (COMMAND, LASTSAVE, ...).
+func shard0Command(c *client, r *request) {
+	c.sendTo(0, r.raw, c.newEntry())
+}
+
+// oneShardOnly allows a command only on a one-shard database (SWAPDB and
+// friends make no sense across shards).
+func oneShardOnly(c *client, r *request) {
+	if len(c.route.shards) > 1 {
+		c.replyError(fmt.Sprintf(errNeedsOneShard, strings.ToUpper(r.name())))
+		return
+	}
+	c.forward(r)
+}
+
+// copyCommand: COPY to another logical db only on a one-shard database.
+func copyCommand(c *client, r *request) {
+	if len(c.route.shards) > 1 {
+		for _, a := range r.args[3:] {
+			if strings.EqualFold(string(a), "DB") {
+				c.replyError("ERR Copying to another database is not allowed in cluster mode")
+				return
+			}
+		}
+	}
+	c.forward(r)
+}
+
+// moveCommand: MOVE key db only on a one-shard database, as in Redis
+// Cluster.
+func moveCommand(c *client, r *request) {
+	if len(c.route.shards) > 1 {
+		c.replyError("ERR MOVE is not allowed in cluster mode")
+		return
+	}
+	c.forward(r)
+}
+
+func roleCommand(c *client, r *request) {
+	b := resp.AppendArrayLen(nil, 3)
+	b = resp.AppendBulkString(b, "master")
+	b = resp.AppendInt(b, 0)
+	b = resp.AppendArrayLen(b, 0)
+	c.replyRaw(b)
+}
+
+func aclCommand(c *client, r *request) {
+	switch r.cmd.Name {
+	case "acl|whoami":
+		c.replyRaw(resp.AppendBulkString(nil, c.db.id))
+	case "acl|cat", "acl|help":
+		c.sendTo(0, r.raw, c.newEntry())
+	default:
+		denyCommand(c, r)
+	}
+}
+
+func scriptCommand(c *client, r *request) {
+	switch r.cmd.Name {
+	case "script|load", "script|flush":
+		c.broadcast(r, mergeFirst)
+	case "script|exists":
+		c.broadcast(r, mergeAnd)
+	case "script|kill":
+		killScripts(c, r)
+	case "script|help":
+		c.sendTo(0, r.raw, c.newEntry())
+	default:
+		denyCommand(c, r)
+	}
+}
+
+func functionCommand(c *client, r *request) {
+	switch r.cmd.Name {
+	case "function|load", "function|delete", "function|flush", "function|restore":
+		c.broadcast(r, mergeFirst)
+	case "function|kill":
+		killScripts(c, r)
+	default:
+		c.sendTo(0, r.raw, c.newEntry())
+	}
+}
+
+// killScripts sends SCRIPT/FUNCTION KILL on the client's dedicated
+// connections: a pooled connection may be queued behind the very script
+// being killed.
+func killScripts(c *client, r *request) {
+	conns, errs, raws := c.dedicatedAll(r.raw)
+	c.fanoutConns(conns, errs, raws, mergeAnyOK)
+}
+
+func slowlogCommand(c *client, r *request) {
+	switch r.cmd.Name {
+	case "slowlog|get":
+		c.broadcast(r, mergeConcat)
+	case "slowlog|len":
+		c.broadcast(r, mergeSum)
+	case "slowlog|reset":
+		c.broadcast(r, mergeFirst)
+	default:
+		c.sendTo(0, r.raw, c.newEntry())
+	}
+}
+
+func latencyCommand(c *client, r *request) {
+	switch r.cmd.Name {
+	case "latency|latest":
+		c.broadcast(r, mergeConcat)
+	case "latency|reset":
+		c.broadcast(r, mergeSum)
+	default:
+		c.sendTo(0, r.raw, c.newEntry())
+	}
+}
+
+func memoryCommand(c *client, r *request) {
+	switch r.cmd.Name {
+	case "memory|purge":
+		c.broadcast(r, mergeFirst)
+	case "memory|malloc-stats":
+		// The allocator is the node process's, shared with other tenants.
+		denyCommand(c, r)
+	case "memory|usage":
+		c.forward(r)
+	default:
+		c.sendTo(0, r.raw, c.newEntry())
+	}
+}
+
+// configSettable are the parameters a tenant may CONFIG SET: they tune
+// its own shards' behaviour and nothing of the host, the replication or
+// the plan (memory, eviction policy, persistence belong to the control
+// plane).
+var configSettable = map[string]bool{
+	"notify-keyspace-events":            true,
+	"slowlog-log-slower-than":           true,
+	"slowlog-max-len":                   true,
+	"latency-monitor-threshold":         true,
+	"latency-tracking":                  true,
+	"latency-tracking-info-percentiles": true,
+	"hash-max-listpack-entries":         true,
+	"hash-max-listpack-value":           true,
+	"hash-max-ziplist-entries":          true,
+	"hash-max-ziplist-value":            true,
+	"list-max-listpack-size":            true,
+	"list-max-ziplist-size":             true,
+	"list-compress-depth":               true,
+	"set-max-intset-entries":            true,
+	"zset-max-listpack-entries":         true,
+	"zset-max-listpack-value":           true,
+	"zset-max-ziplist-entries":          true,
+	"zset-max-ziplist-value":            true,
+	"stream-node-max-bytes":             true,
+	"stream-node-max-entries":           true,
+	"hll-sparse-max-bytes":              true,
+	"lua-time-limit":                    true,
+	"busy-reply-threshold":              true,
+	"lfu-log-factor":                    true,
+	"lfu-decay-time":                    true,
+	"lazyfree-lazy-user-del":            true,
+	"lazyfree-lazy-user-flush":          true,
+	"active-expire-effort":              true,
+	"tracking-table-max-keys":           true,
+	"maxmemory-samples":                 true,
+	"activerehashing":                   true,
+}
+
+// configHidden are parameters CONFIG GET never shows: secrets, paths,
+// addresses and the host's process settings.
+func configHidden(name string) bool {
+	switch name {
+	case "requirepass", "masterauth", "masteruser", "dir", "dbfilename", "logfile",
+		"pidfile", "bind", "bind-source-addr", "port", "tls-port", "unixsocket",
+		"unixsocketperm", "aclfile", "replicaof", "slaveof", "appenddirname",
+		"appendfilename", "cluster-config-file", "cluster-announce-ip",
+		"cluster-announce-port", "cluster-announce-bus-port", "cluster-announce-tls-port",
+		"cluster-announce-hostname", "replica-announce-ip", "replica-announce-port",
+		"slave-announce-ip", "slave-announce-port", "syslog-ident", "syslog-facility",
+		"syslog-enabled", "supervised", "daemonize", "server_cpulist", "bio_cpulist",
+		"aof_rewrite_cpulist", "bgsave_cpulist", "oom-score-adj-values",
+		"proc-title-template", "enable-debug-command", "enable-module-command",
+		"enable-protected-configs", "io-threads", "io-threads-do-reads":
+		return true
+	}
+	return strings.HasPrefix(name, "tls-")
+}
+
+func configCommand(c *client, r *request) {
+	switch r.cmd.Name {
+	case "config|get":
+		c.fanout([]int{0}, [][]byte{r.raw}, filterConfigGet)
+	case "config|set":
+		if len(r.args)%2 != 0 {
+			c.replyError("ERR wrong number of arguments for 'config|set' command")
+			return
+		}
+		for i := 2; i < len(r.args); i += 2 {
+			name := strings.ToLower(string(r.args[i]))
+			if !configSettable[name] {
+				c.replyError(fmt.Sprintf("ERR CONFIG SET '%s' is not allowed through the Keyfleet proxy", name))
+				return
+			}
+		}
+		c.broadcast(r, mergeFirst)
+	case "config|resetstat":
+		c.broadcast(r, mergeFirst)
+	case "config|help":
+		c.sendTo(0, r.raw, c.newEntry())
+	default:
+		denyCommand(c, r)
+	}
+}
+
+// filterConfigGet drops hidden parameters from CONFIG GET's pairs.
+func filterConfigGet(c *client, out []byte, parts [][]byte) []byte {
+	v, _, err := resp.Parse(parts[0])
+	if err != nil || !v.IsAggregate() {
+		return append(out, parts[0]...)
+	}
+	var kept []resp.Value
+	for i := 0; i+1 < len(v.Elems); i += 2 {
+		if !configHidden(strings.ToLower(string(v.Elems[i].Str))) {
+			kept = append(kept, v.Elems[i], v.Elems[i+1])
+		}
+	}
+	if v.Type == '%' {
+		out = resp.AppendMapLen(out, 3, len(kept)/2)
+	} else {
+		out = resp.AppendArrayLen(out, len(kept))
+	}
+	for _, e := range kept {
+		out = append(out, e.Raw...)
+	}
+	return out
+}
+
+// clusterCommand answers as a Redis Cluster whose only node is the proxy,
+// serving every slot: cluster-aware clients then send everything here.
+func clusterCommand(c *client, r *request) {
+	host, port := c.hostPort()
+	id := c.p.nodeID
+	switch r.cmd.Name {
+	case "cluster|slots":
+		b := resp.AppendArrayLen(nil, 1)
+		b = resp.AppendArrayLen(b, 3)
+		b = resp.AppendInt(b, 0)
+		b = resp.AppendInt(b, keyslot.Slots-1)
+		b = resp.AppendArrayLen(b, 3)
+		b = resp.AppendBulkString(b, host)
+		b = resp.AppendInt(b, int64(port))
+		b = resp.AppendBulkString(b, id)
+		c.replyRaw(b)
+	case "cluster|shards":
+		p := c.proto
+		b := resp.AppendArrayLen(nil, 1)
+		b = resp.AppendMapLen(b, p, 2)
+		b = resp.AppendBulkString(b, "slots")
+		b = resp.AppendArrayLen(b, 2)
+		b = resp.AppendInt(b, 0)
+		b = resp.AppendInt(b, keyslot.Slots-1)
+		b = resp.AppendBulkString(b, "nodes")
+		b = resp.AppendArrayLen(b, 1)
+		b = resp.AppendMapLen(b, p, 7)
+		b = resp.AppendBulkString(b, "id")
+		b = resp.AppendBulkString(b, id)
+		b = resp.AppendBulkString(b, "port")
+		b = resp.AppendInt(b, int64(port))
+		b = resp.AppendBulkString(b, "ip")
+		b = resp.AppendBulkString(b, host)
+		b = resp.AppendBulkString(b, "endpoint")
+		b = resp.AppendBulkString(b, host)
+		b = resp.AppendBulkString(b, "role")
+		b = resp.AppendBulkString(b, "master")
+		b = resp.AppendBulkString(b, "replication-offset")
+		b = resp.AppendInt(b, 0)
+		b = resp.AppendBulkString(b, "health")
+		b = resp.AppendBulkString(b, "online")
+		c.replyRaw(b)
+	case "cluster|nodes":
+		line := fmt.Sprintf("%s %s:%d@%d myself,master - 0 0 1 connected 0-%d\n", id, host, port, port+10000, keyslot.Slots-1)
+		c.replyRaw(resp.AppendVerbatim(nil, c.proto, line))
+	case "cluster|info":
+		info := "cluster_enabled:1\r\ncluster_state:ok\r\ncluster_slots_assigned:16384\r\ncluster_slots_ok:16384\r\n" +
+			"cluster_slots_pfail:0\r\ncluster_slots_fail:0\r\ncluster_known_nodes:1\r\ncluster_size:1\r\n" +
+			"cluster_current_epoch:1\r\ncluster_my_epoch:1\r\ncluster_stats_messages_sent:0\r\ncluster_stats_messages_received:0\r\n" +
+			"total_cluster_links_buffer_limit_exceeded:0\r\n"
+		c.replyRaw(resp.AppendVerbatim(nil, c.proto, info))
+	case "cluster|keyslot":
+		c.replyRaw(resp.AppendInt(nil, int64(keyslot.Of(r.args[2]))))
+	case "cluster|myid":
+		c.replyRaw(resp.AppendBulkString(nil, id))
+	default:
+		denyCommand(c, r)
+	}
+}
+
+// infoCommand gathers INFO from every shard and merges it into one view
+// of the database: counters summed, the keyspace joined, the clients
+// section the proxy's own, and the host, process and replication topology
+// left out.
+func infoCommand(c *client, r *request) {
+	c.broadcast(r, mergeInfo)
+}
+
+func mergeInfo(c *client, out []byte, parts [][]byte) []byte {
+	if e := firstError(parts); e != nil {
+		return append(out, e...)
+	}
+	var texts []string
+	for _, p := range parts {
+		v, _, err := resp.Parse(p)
+		if err != nil {
+			return resp.AppendError(out, "ERR bad reply from shard")
+		}
+		s := v.Str
+		if v.Type == '=' && len(s) >= 4 {
+			s = s[4:]
+		}
+		texts = append(texts, string(s))
+	}
+	return resp.AppendVerbatim(out, c.proto, c.buildInfo(texts))
+}
+
+type infoSection struct {
+	name string // as in the header: "Server", "Keyspace", ...
+	keys []string
+	vals map[string][]string // per key, one value per shard that has it
+}
+
+func parseInfo(text string) []*infoSection {
+	var out []*infoSection
+	var cur *infoSection
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimRight(line, "\r")
+		if line == "" {
+			continue
+		}
+		if strings.HasPrefix(line, "# ") {
+			cur = &infoSection{name: line[2:], vals: map[string][]string{}}
+			out = append(out, cur)
+			continue
+		}
+		if cur == nil {
+			continue
+		}
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		if _, seen := cur.vals[k]; !seen {
+			cur.keys = append(cur.keys, k)
+		}
+		cur.vals[k] = append(cur.vals[k], v)
+	}
+	return out
+}
+
+// serverHidden are INFO server fields about the host or the process.
+var serverHidden = map[string]bool{
+	"os": true, "process_id": true, "process_supervised": true, "run_id": true,
+	"executable": true, "config_file": true, "gcc_version": true, "multiplexing_api": true,
+	"atomicvar_api": true, "io_threads_active": true, "redis_build_id": true,
+	"redis_git_sha1": true, "redis_git_dirty": true, "arch_bits": true,
+}
+
+func (c *client) buildInfo(texts []string) string {
+	merged := []*infoSection{}
+	byName := map[string]*infoSection{}
+	for _, t := range texts {
+		for _, sec := range parseInfo(t) {
+			m := byName[sec.name]
+			if m == nil {
+				m = &infoSection{name: sec.name, vals: map[string][]string{}}
+				byName[sec.name] = m
+				merged = append(merged, m)
+			}
+			for _, k := range sec.keys {
+				if _, seen := m.vals[k]; !seen {
+					m.keys = append(m.keys, k)
+				}
+				m.vals[k] = append(m.vals[k], sec.vals[k]...)
+			}
+		}
+	}
+	var b strings.Builder
+	for i, sec := range merged {
+		if i > 0 {
+			b.WriteString("\r\n")
+		}
+		b.WriteString("# " + sec.name + "\r\n")
+		switch strings.ToLower(sec.name) {
+		case "server":
+			_, port := c.hostPort()
+			for _, k := range sec.keys {
+				switch {
+				case serverHidden[k]:
+				case k == "tcp_port":
+					fmt.Fprintf(&b, "tcp_port:%d\r\n", port)
+				case k == "redis_mode":
+					mode := "standalone"
+					if len(c.route.shards) > 1 {
+						mode = "cluster"
+					}
+					b.WriteString("redis_mode:" + mode + "\r\n")
+				default:
+					b.WriteString(k + ":" + sec.vals[k][0] + "\r\n")
+				}
+			}
+		case "clients":
+			c.writeClientsInfo(&b)
+		case "replication":
+			for _, k := range sec.keys {
+				switch {
+				case k == "role":
+					b.WriteString("role:master\r\n")
+				case strings.HasPrefix(k, "slave") && k != "slave_read_only" || strings.HasPrefix(k, "master_host") ||
+					strings.HasPrefix(k, "master_port") || strings.HasPrefix(k, "master_link") || strings.HasPrefix(k, "master_sync"):
+					// Replica addresses and links are the platform's.
+				default:
+					b.WriteString(k + ":" + sec.vals[k][0] + "\r\n")
+				}
+			}
+		case "cpu":
+			// The node process is shared with other tenants' shards.
+		case "stats", "memory", "keyspace", "commandstats", "errorstats", "latencystats", "persistence":
+			for _, k := range sec.keys {
+				if strings.HasPrefix(k, "total_system_memory") {
+					continue
+				}
+				b.WriteString(k + ":" + mergeInfoValue(k, sec.vals[k]) + "\r\n")
+			}
+		default:
+			for _, k := range sec.keys {
+				b.WriteString(k + ":" + sec.vals[k][0] + "\r\n")
+			}
+		}
+	}
+	return b.String()
+}
+
+func (c *client) writeClientsInfo(b *strings.Builder) {
+	blocked, tracking := 0, 0
+	for _, o := range c.db.clientList() {
+		if o.blocked.Load() {
+			blocked++
+		}
+		o.info.Lock()
+		if o.info.tracking {
+			tracking++
+		}
+		o.info.Unlock()
+	}
+	maxClients := c.route.limits.MaxConnections
+	if maxClients <= 0 {
+		maxClients = c.p.opts.MaxClients
+	}
+	fmt.Fprintf(b, "connected_clients:%d\r\ncluster_connections:0\r\nmaxclients:%d\r\n"+
+		"client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\n"+
+		"blocked_clients:%d\r\ntracking_clients:%d\r\nclients_in_timeout_table:0\r\n",
+		c.db.nconns.Load(), maxClients, blocked, tracking)
+}
+
+// mergeInfoValue combines one INFO field across shards: numbers are
+// summed (ratios and averages are not), "k=v,k=v" lists are merged field
+// by field, and anything else is the first shard's.
+func mergeInfoValue(key string, vals []string) string {
+	if len(vals) == 1 {
+		return vals[0]
+	}
+	if strings.HasSuffix(key, "_human") || strings.Contains(key, "ratio") || strings.Contains(key, "frag") ||
+		strings.Contains(key, "_perc") || strings.HasSuffix(key, "_time") || strings.HasPrefix(key, "rdb_") ||
+		strings.HasPrefix(key, "aof_") || strings.Contains(key, "policy") || key == "mem_allocator" {
+		return vals[0]
+	}
+	if strings.Contains(vals[0], "=") {
+		return mergeInfoList(vals)
+	}
+	return sumNumbers(vals)
+}
+
+func sumNumbers(vals []string) string {
+	var isum int64
+	var fsum float64
+	isFloat := false
+	for _, v := range vals {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			isum += n
+			fsum += float64(n)
+			continue
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return vals[0]
+		}
+		isFloat = true
+		fsum += f
+	}
+	if isFloat {
+		return strconv.FormatFloat(fsum, 'f', 2, 64)
+	}
+	return strconv.FormatInt(isum, 10)
+}
+
+// mergeInfoList merges "keys=1,expires=0,avg_ttl=0" style values.
+func mergeInfoList(vals []string) string {
+	var order []string
+	fields := map[string][]string{}
+	for _, v := range vals {
+		for _, kv := range strings.Split(v, ",") {
+			k, val, _ := strings.Cut(kv, "=")
+			if _, seen := fields[k]; !seen {
+				order = append(order, k)
+			}
+			fields[k] = append(fields[k], val)
+		}
+	}
+	out := make([]string, 0, len(order))
+	for _, k := range order {
+		vs := fields[k]
+		var v string
+		switch {
+		case k == "usec_per_call":
+			calls, _ := strconv.ParseFloat(sumNumbers(fields["calls"]), 64)
+			usec, _ := strconv.ParseFloat(sumNumbers(fields["usec"]), 64)
+			per := 0.0
+			if calls > 0 {
+				per = usec / calls
+			}
+			v = strconv.FormatFloat(per, 'f', 2, 64)
+		case k == "avg_ttl" || strings.HasPrefix(k, "p"):
+			v = maxNumber(vs)
+		default:
+			v = sumNumbers(vs)
+		}
+		out = append(out, k+"="+v)
+	}
+	return strings.Join(out, ",")
+}
+
+func maxNumber(vals []string) string {
+	best, bestV := -1.0, vals[0]
+	for _, v := range vals {
+		if f, err := strconv.ParseFloat(v, 64); err == nil && f > best {
+			best, bestV = f, v
+		}
+	}
+	return bestV
+}
