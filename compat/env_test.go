@@ -82,6 +82,14 @@ func newEnv() (*env, error) {
 	if e.cat, err = loadCatalog(addr); err != nil {
 		return nil, err
 	}
+	// The harness's own user keeps reset working after a case sets
+	// requirepass (which binds only the default user).
+	admin := newEndpoint("redis", addr)
+	r := admin.exchange("admin", EncodeCommand([]string{"ACL", "SETUSER", adminUser, "on", ">" + adminPass, "~*", "&*", "+@all"}), 1)[0]
+	admin.close()
+	if r.Err != "" || r.V.Type == '-' {
+		return nil, fmt.Errorf("create the harness's ACL user on redis-server: %s", r)
+	}
 	if e.config, err = redisConfig(addr); err != nil {
 		return nil, err
 	}
@@ -207,12 +215,28 @@ func startNode() (string, func(), error) {
 	return s.Addr().String(), stop, nil
 }
 
+const adminUser, adminPass = "keyfleet-compat-admin", "keyfleet-compat-admin-pw"
+
+// adminEndpoint connects to redis-server as the harness's own user.
+func adminEndpoint(addr string) (*endpoint, error) {
+	ep := newEndpoint("redis", addr)
+	r := ep.exchange("admin", EncodeCommand([]string{"AUTH", adminUser, adminPass}), 1)[0]
+	if r.Err != "" || r.V.Type == '-' {
+		ep.close()
+		return nil, fmt.Errorf("AUTH as the harness's user on redis-server: %s", r)
+	}
+	return ep, nil
+}
+
 // resetRedis brings the shared redis-server back to its state at start
 // between cases: no keys, no stats, no scripts, and every parameter a case
 // changed with CONFIG SET (and did not restore, having stopped at a
 // divergence) set back.
 func (e *env) resetRedis() error {
-	ep := newEndpoint("redis", e.redisAddr)
+	ep, err := adminEndpoint(e.redisAddr)
+	if err != nil {
+		return err
+	}
 	defer ep.close()
 	do := func(cmd ...string) error {
 		r := ep.exchange("admin", EncodeCommand(cmd), 1)[0]
@@ -241,7 +265,10 @@ func (e *env) resetRedis() error {
 }
 
 func redisConfig(addr string) (map[string]string, error) {
-	ep := newEndpoint("redis", addr)
+	ep, err := adminEndpoint(addr)
+	if err != nil {
+		return nil, err
+	}
 	defer ep.close()
 	r := ep.exchange("admin", EncodeCommand([]string{"CONFIG", "GET", "*"}), 1)[0]
 	if r.Err != "" || r.V.Type != '*' || len(r.V.Elems)%2 != 0 {
