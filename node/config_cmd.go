@@ -456,7 +456,7 @@ func (l *listenerSet) replace(binds []string, port int) error {
 	if l.closed {
 		return net.ErrClosed
 	}
-	if port == l.port && slices.Equal(binds, l.binds) && (len(l.lns) > 0 || len(binds) == 0) && port != 0 {
+	if port == l.port && slices.Equal(binds, l.binds) && (len(l.lns) > 0 || len(binds) == 0) {
 		return nil
 	}
 	var opened []net.Listener

@@ -1,8 +1,6 @@
 package node
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -751,16 +749,4 @@ func (s *Server) avgTTL(db *DB) int64 {
 		return 0
 	}
 	return sum / cnt
-}
-
-// infoFieldValue extracts one field from INFO text (tests, tools).
-func infoFieldValue(info []byte, name string) (string, bool) {
-	sc := bufio.NewScanner(bytes.NewReader(info))
-	for sc.Scan() {
-		line := strings.TrimRight(sc.Text(), "\r")
-		if k, v, ok := strings.Cut(line, ":"); ok && k == name {
-			return v, true
-		}
-	}
-	return "", false
 }

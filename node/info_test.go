@@ -1,0 +1,182 @@
+package node
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// infoLayout returns the section titles and field names of INFO text in
+// order, leaving out the per-item fields (db0, cmdstat_x, ...).
+func infoLayout(info string) (sections []string, fields map[string][]string) {
+	fields = make(map[string][]string)
+	cur := ""
+	for _, line := range strings.Split(info, "\r\n") {
+		switch {
+		case strings.HasPrefix(line, "# "):
+			cur = line[2:]
+			sections = append(sections, cur)
+		case line == "":
+		default:
+			k, _, _ := strings.Cut(line, ":")
+			if strings.HasPrefix(k, "db") || strings.HasPrefix(k, "cmdstat_") || strings.HasPrefix(k, "errorstat_") ||
+				strings.HasPrefix(k, "latency_percentiles_usec_") {
+				continue
+			}
+			fields[cur] = append(fields[cur], k)
+		}
+	}
+	return sections, fields
+}
+
+func infoField(t *testing.T, info, name string) string {
+	t.Helper()
+	v, ok := infoFieldValue([]byte(info), name)
+	if !ok {
+		t.Fatalf("INFO has no %s:\n%s", name, info)
+	}
+	return v
+}
+
+// TestInfoMatchesRedis compares the sections and fields of INFO
+// everything with redis-server 7.0.15's, in order.
+func TestInfoMatchesRedis(t *testing.T) {
+	ref := redisServer(t)
+	_, rc := testServer(t, nil)
+	ctx := context.Background()
+	for _, arg := range [][]any{{"info"}, {"info", "everything"}, {"info", "default"}, {"info", "all"}, {"info", "cpu", "commandstats"}} {
+		want, err := ref.Do(ctx, arg...).Text()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := rc.Do(ctx, arg...).Text()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws, wf := infoLayout(want)
+		gs, gf := infoLayout(got)
+		if !slices.Equal(ws, gs) {
+			t.Errorf("%v sections %q, redis-server has %q", arg, gs, ws)
+		}
+		for _, sec := range ws {
+			if !slices.Equal(wf[sec], gf[sec]) {
+				t.Errorf("%v section %s fields:\n node  %q\n redis %q", arg, sec, gf[sec], wf[sec])
+			}
+		}
+	}
+}
+
+func TestInfoSections(t *testing.T) {
+	_, rc := testServer(t, nil)
+	ctx := context.Background()
+	rc.Set(ctx, "k", "v", 0)
+	rc.Set(ctx, "t", "v", time.Hour)
+	rc.Get(ctx, "k")
+	rc.Get(ctx, "missing")
+	rc.Do(ctx, "nosuch")
+
+	tests := []struct {
+		args       []any
+		has, lacks []string
+	}{
+		{[]any{"info"}, []string{"redis_version:7.0.15", "used_cpu_user", "used_memory:", "# Keyspace", "db0:keys=2,expires=1,avg_ttl=", "errorstat_ERR:count=1"}, []string{"rejected_calls", "# Latencystats"}},
+		{[]any{"info", "default"}, []string{"redis_version", "# Errorstats"}, []string{"cmdstat_"}},
+		{[]any{"info", "all"}, []string{"cmdstat_set:calls=2,usec=", "rejected_calls=0,failed_calls=0", "# Latencystats", "# Modules"}, nil},
+		{[]any{"info", "everything"}, []string{"cmdstat_get:calls=2", "# Cluster\r\ncluster_enabled:0"}, nil},
+		{[]any{"info", "commandSTATS"}, []string{"# Commandstats\r\n", "rejected_calls"}, []string{"used_memory"}},
+		{[]any{"info", "cpu", "sentinel"}, []string{"used_cpu_user"}, []string{"sentinel", "master_repl_offset"}},
+		{[]any{"info", "cpu", "default"}, []string{"used_cpu_user", "used_memory", "master_repl_offset"}, []string{"rejected_calls"}},
+		{[]any{"info", "sentinel"}, nil, []string{"#"}},
+		{[]any{"info", "keyspace", "stats"}, []string{"# Stats\r\n", "keyspace_hits:1", "keyspace_misses:1", "total_error_replies:1", "\r\n\r\n# Keyspace"}, nil},
+		{[]any{"info", "replication"}, []string{"role:master", "connected_slaves:0", "master_replid:", "master_repl_offset:0"}, nil},
+		{[]any{"info", "server"}, []string{"redis_mode:standalone", "tcp_port:", "run_id:", "hz:10", "configured_hz:10", "process_id:"}, nil},
+		{[]any{"info", "persistence"}, []string{"loading:0", "rdb_bgsave_in_progress:0", "aof_enabled:0", "rdb_changes_since_last_save:"}, nil},
+		{[]any{"info", "clients"}, []string{"connected_clients:1", "maxclients:10000", "blocked_clients:0"}, nil},
+		{[]any{"info", "memory"}, []string{"maxmemory:0", "maxmemory_policy:noeviction", "mem_fragmentation_ratio:"}, nil},
+	}
+	for _, tt := range tests {
+		info, err := rc.Do(ctx, tt.args...).Text()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range tt.has {
+			if !strings.Contains(info, h) {
+				t.Errorf("%v lacks %q:\n%s", tt.args, h, info)
+			}
+		}
+		for _, l := range tt.lacks {
+			if strings.Contains(info, l) {
+				t.Errorf("%v has %q", tt.args, l)
+			}
+		}
+	}
+	// Sections appear once even when asked twice.
+	info, _ := rc.Do(ctx, "info", "cpu", "all", "cpu").Text()
+	if strings.Count(info, "used_cpu_user_children") != 1 {
+		t.Errorf("cpu twice:\n%s", info)
+	}
+}
+
+func TestInfoRESP3Verbatim(t *testing.T) {
+	s, _ := testServer(t, nil)
+	r3 := newClient(t, s, 3)
+	// go-redis decodes the verbatim string's text; check the raw type with
+	// a reply hook would need a raw connection, so check the text only.
+	info, err := r3.Do(context.Background(), "info", "server").Text()
+	if err != nil || !strings.HasPrefix(info, "# Server\r\nredis_version:7.0.15\r\n") {
+		t.Errorf("RESP3 INFO: %q %v", info, err)
+	}
+}
+
+func TestInfoInstantaneousOps(t *testing.T) {
+	s, rc := testServer(t, nil)
+	// Drive the sampler with a synthetic clock: 1000 commands in 100 ms.
+	s.mu.Lock()
+	base := time.Now().Add(time.Hour)
+	s.infoCron(base)
+	s.stats.totalCommands += 1000
+	s.infoCron(base.Add(100 * time.Millisecond))
+	s.mu.Unlock()
+	info, _ := rc.Info(context.Background(), "stats").Result()
+	ops, _ := strconv.Atoi(infoField(t, info, "instantaneous_ops_per_sec"))
+	// One sample of 10000/s among the samples the cron took before.
+	if ops < 10000/16 {
+		t.Errorf("instantaneous_ops_per_sec %d after 1000 commands in 100ms", ops)
+	}
+}
+
+func TestInfoUsedMemoryOverride(t *testing.T) {
+	s, rc := testServer(t, nil)
+	s.mu.Lock()
+	s.ext["usedMemory"] = func() int64 { return 12345 }
+	s.mu.Unlock()
+	info, _ := rc.Info(context.Background(), "memory").Result()
+	if infoField(t, info, "used_memory") != "12345" || infoField(t, info, "used_memory_human") != "12.06K" {
+		t.Errorf("override not used:\n%s", info)
+	}
+}
+
+func TestBytesToHuman(t *testing.T) {
+	for n, want := range map[uint64]string{0: "0B", 1023: "1023B", 1024: "1.00K", 1536: "1.50K", 5 << 20: "5.00M", 3 << 30: "3.00G", 1 << 40: "1.00T"} {
+		if got := bytesToHuman(n); got != want {
+			t.Errorf("bytesToHuman(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// infoFieldValue extracts one field from INFO text.
+func infoFieldValue(info []byte, name string) (string, bool) {
+	sc := bufio.NewScanner(bytes.NewReader(info))
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if k, v, ok := strings.Cut(line, ":"); ok && k == name {
+			return v, true
+		}
+	}
+	return "", false
+}
