@@ -267,111 +267,22 @@ func validRename(c *Config, from, to string) error {
 
 func clampHz(hz int) int { return min(max(hz, 1), 500) }
 
-// splitConfigArgs is sdssplitargs: white-space separated tokens, "double quotes"
-// with \n \r \t \b \a \xHH and \<any> escapes, 'single quotes' with \'.
-// A closing quote must be followed by a space or the end of the line.
-// ok is false on unbalanced quotes.
-func splitConfigArgs(line string) (args []string, ok bool) {
-	isSpace := func(c byte) bool {
-		return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
+// splitConfigArgs splits a config line as Redis's sdssplitargs, with the
+// engine's implementation of it (splitArgs, protoguard.go). ok is false on
+// unbalanced quotes.
+func splitConfigArgs(line string) ([]string, bool) {
+	args, ok := splitArgs([]byte(line))
+	if !ok {
+		return nil, false
 	}
-	i := 0
-	for {
-		for i < len(line) && isSpace(line[i]) {
-			i++
-		}
-		if i >= len(line) {
-			return args, true
-		}
-		var cur []byte
-		inq, insq := false, false
-		for done := false; !done; {
-			switch {
-			case inq:
-				switch {
-				case i >= len(line):
-					return nil, false
-				case line[i] == '\\' && i+3 < len(line) && line[i+1] == 'x' && isConfHex(line[i+2]) && isConfHex(line[i+3]):
-					cur = append(cur, confUnhex(line[i+2])<<4|confUnhex(line[i+3]))
-					i += 3
-				case line[i] == '\\' && i+1 < len(line):
-					i++
-					c := line[i]
-					switch c {
-					case 'n':
-						c = '\n'
-					case 'r':
-						c = '\r'
-					case 't':
-						c = '\t'
-					case 'b':
-						c = '\b'
-					case 'a':
-						c = '\a'
-					}
-					cur = append(cur, c)
-				case line[i] == '"':
-					if i+1 < len(line) && !isSpace(line[i+1]) {
-						return nil, false
-					}
-					done = true
-				default:
-					cur = append(cur, line[i])
-				}
-			case insq:
-				switch {
-				case i >= len(line):
-					return nil, false
-				case line[i] == '\\' && i+1 < len(line) && line[i+1] == '\'':
-					i++
-					cur = append(cur, '\'')
-				case line[i] == '\'':
-					if i+1 < len(line) && !isSpace(line[i+1]) {
-						return nil, false
-					}
-					done = true
-				default:
-					cur = append(cur, line[i])
-				}
-			default:
-				if i >= len(line) {
-					done = true
-					break
-				}
-				switch line[i] {
-				case ' ', '\n', '\r', '\t':
-					done = true
-				case '"':
-					inq = true
-				case '\'':
-					insq = true
-				default:
-					cur = append(cur, line[i])
-				}
-			}
-			if i < len(line) {
-				i++
-			}
-		}
-		args = append(args, string(cur))
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = string(a)
 	}
+	return out, true
 }
 
-func isConfHex(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
-}
-
-func confUnhex(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10
-	}
-	return c - 'A' + 10
-}
-
-// reprString quotes s as sdscatrepr does, so that splitArgs reads it back.
+// reprString quotes s as sdscatrepr does, so that splitConfigArgs reads it back.
 func reprString(s string) string {
 	var b strings.Builder
 	b.WriteByte('"')

@@ -116,8 +116,7 @@ func init() {
 }
 
 func configHelpCommand(s *Server, c *Client, args [][]byte) {
-	lines := []string{
-		"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+	replyHelp(c, args[0], []string{
 		"GET <pattern>",
 		"    Return parameters matching the glob-like <pattern> and their values.",
 		"SET <directive> <value>",
@@ -126,13 +125,7 @@ func configHelpCommand(s *Server, c *Client, args [][]byte) {
 		"    Reset statistics reported by the INFO command.",
 		"REWRITE",
 		"    Rewrite the configuration file.",
-		"HELP",
-		"    Prints this help.",
-	}
-	c.ArrayLen(len(lines))
-	for _, l := range lines {
-		c.Status(l)
-	}
+	})
 }
 
 // configGetCommand is CONFIG GET pattern [pattern ...]: a map of every
@@ -200,6 +193,11 @@ func configSetCommand(s *Server, c *Client, args [][]byte) {
 				invalid = true
 			}
 			continue
+		}
+		// Sensitive values stay out of SLOWLOG and MONITOR even when the
+		// command fails.
+		if p.has(cfgSensitive) {
+			c.redact(3 + 2*i)
 		}
 		if invalid {
 			continue

@@ -685,13 +685,31 @@ func (s *Server) infoErrorStats(w *infoWriter) {
 	}
 }
 
-// commandPercentiles, when set by the latency subsystem, returns the
-// latency (µs) of a command at each percentile, or ok=false when the
-// command has no samples.
-var commandPercentiles func(s *Server, name string, pcts []float64) (vals []float64, ok bool)
+// commandPercentiles returns a command's latency (µs) at each percentile
+// from its histogram (latency.go), as hdr_value_at_percentile reads it:
+// the top of the bucket holding the percentile's sample.
+func (s *Server) commandPercentiles(name string, pcts []float64) ([]float64, bool) {
+	h := s.commandHistogram(name)
+	if h == nil {
+		return nil, false
+	}
+	vals := make([]float64, len(pcts))
+	for i, p := range pcts {
+		target := max(int64(p/100*float64(h.total)+0.5), 1)
+		var cum int64
+		for k, n := range h.counts {
+			cum += n
+			if cum >= target {
+				vals[i] = float64(histBucketTop(k)) / 1000
+				break
+			}
+		}
+	}
+	return vals, true
+}
 
 func (s *Server) infoLatencyStats(w *infoWriter) {
-	if !s.cfg.LatencyTracking || commandPercentiles == nil {
+	if !s.cfg.LatencyTracking {
 		return
 	}
 	names := make([]string, 0, len(s.stats.cmdStats))
@@ -701,7 +719,7 @@ func (s *Server) infoLatencyStats(w *infoWriter) {
 	slices.Sort(names)
 	pcts := s.cfg.LatencyTrackingInfoPercentiles
 	for _, n := range names {
-		vals, ok := commandPercentiles(s, n, pcts)
+		vals, ok := s.commandPercentiles(n, pcts)
 		if !ok {
 			continue
 		}

@@ -180,3 +180,36 @@ func infoFieldValue(info []byte, name string) (string, bool) {
 	}
 	return "", false
 }
+
+// TestInfoLatencyStats follows unit/info's latencystats tests.
+func TestInfoLatencyStats(t *testing.T) {
+	_, rc := testServer(t, nil)
+	ctx := context.Background()
+	lat := func(cmd string) string {
+		info, _ := rc.Info(ctx, "latencystats").Result()
+		v, _ := infoFieldValue([]byte(info), "latency_percentiles_usec_"+cmd)
+		return v
+	}
+	rc.Do(ctx, "config", "resetstat")
+	rc.ConfigSet(ctx, "latency-tracking", "no")
+	rc.Set(ctx, "a", "b", 0)
+	if v := lat("set"); v != "" {
+		t.Errorf("tracking off: %q", v)
+	}
+	rc.ConfigSet(ctx, "latency-tracking", "yes")
+	rc.Set(ctx, "a", "b", 0)
+	if v := lat("set"); !strings.HasPrefix(v, "p50=") || !strings.Contains(v, ",p99=") || !strings.Contains(v, ",p99.9=") {
+		t.Errorf("set: %q", v)
+	}
+	if v := lat("config|set"); !strings.HasPrefix(v, "p50=") {
+		t.Errorf("config|set: %q", v)
+	}
+	rc.ConfigSet(ctx, "latency-tracking-info-percentiles", "0.0 50.0 100.0")
+	if v := lat("set"); !strings.HasPrefix(v, "p0=") || !strings.Contains(v, ",p50=") || !strings.Contains(v, ",p100=") {
+		t.Errorf("custom percentiles: %q", v)
+	}
+	rc.Do(ctx, "config", "resetstat")
+	if v := lat("set"); v != "" {
+		t.Errorf("after resetstat: %q", v)
+	}
+}
