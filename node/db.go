@@ -210,6 +210,22 @@ func (s *Server) setKey(db *DB, key []byte, obj keyspace.Object, keepTTL bool) *
 	return p
 }
 
+// setStringKey stores a copy of val at key as a string with encoding enc,
+// like setKey, but lets the keyspace reuse the old buffer or put a new
+// key's name and value in one allocation.
+func (s *Server) setStringKey(db *DB, key, val []byte, enc keyspace.Encoding, keepTTL bool) *keyspace.Object {
+	o, isNew := db.ks.SetString(key, val, keepTTL)
+	o.Enc = enc
+	if isNew || !s.lfuPolicy() {
+		o.LRU = s.newLRU()
+	}
+	if isNew {
+		s.notify(notifyNew, "new", key, db.id)
+	}
+	s.keyModified(db, key)
+	return o
+}
+
 // deleteKey removes key, returning whether it existed (and was live).
 func (s *Server) deleteKey(db *DB, key []byte) bool {
 	o, at := db.ks.Lookup(key)

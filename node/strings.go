@@ -379,7 +379,7 @@ func (s *Server) setGeneric(c *Client, args [][]byte, flags int, key, val, expir
 		}
 		s.keyModified(db, key)
 	} else {
-		s.setKey(db, key, newStringObject(val), keepTTL)
+		s.setStringKey(db, key, val, stringEncoding(val), keepTTL)
 	}
 	s.dirty++
 	s.notify(notifyString, "set", key, db.id)
@@ -524,7 +524,7 @@ func getsetCommand(s *Server, c *Client, args [][]byte) {
 		return
 	}
 	db := c.db
-	s.setKey(db, args[1], newStringObject(args[2]), false)
+	s.setStringKey(db, args[1], args[2], stringEncoding(args[2]), false)
 	s.notify(notifyString, "set", args[1], db.id)
 	s.dirty++
 	s.propagate(db.id, [][]byte{argSET, args[1], args[2]})
@@ -558,13 +558,20 @@ func msetGeneric(s *Server, c *Client, args [][]byte, nx bool) {
 	}
 	for j := 1; j < len(args); j += 2 {
 		key, val := args[j], args[j+1]
-		if o := s.lookupWrite(db, key); o != nil && o.Type == keyspace.TypeString && reusable(o.Str, len(val)) {
+		o, at := db.ks.Lookup(key)
+		if o != nil && at != 0 && s.expireIfNeeded(db, key, at) {
+			o, at = nil, 0
+		}
+		if o != nil && o.Type == keyspace.TypeString && reusable(o.Str, len(val)) {
+			s.touchLRU(o)
 			o.Str = append(o.Str[:0], val...)
 			o.Enc = stringEncoding(val)
-			db.ks.SetExpire(key, 0)
+			if at != 0 {
+				db.ks.SetExpire(key, 0)
+			}
 			s.keyModified(db, key)
 		} else {
-			s.setKey(db, key, newStringObject(val), false)
+			s.setStringKey(db, key, val, stringEncoding(val), false)
 		}
 		s.notify(notifyString, "set", key, db.id)
 	}
@@ -594,7 +601,7 @@ func appendCommand(s *Server, c *Client, args [][]byte) {
 	o := s.lookupWrite(db, key)
 	var total int
 	if o == nil {
-		s.setKey(db, key, newStringObject(add), false)
+		s.setStringKey(db, key, add, stringEncoding(add), false)
 		total = len(add)
 	} else {
 		if o.Type != keyspace.TypeString {
@@ -651,15 +658,13 @@ func incrDecr(s *Server, c *Client, args [][]byte, incr int64) {
 	}
 	value += incr
 	if o != nil && o.Type == keyspace.TypeString {
-		// In place, as Redis modifies an unshared int object: the buffer
-		// was sized for any int64 when the counter was created.
+		// In place, as Redis modifies an unshared int object.
 		o.Str = strconv.AppendInt(o.Str[:0], value, 10)
 		o.Enc = keyspace.EncInt
 		s.keyModified(db, key)
 	} else {
-		obj := keyspace.Object{Type: keyspace.TypeString, Enc: keyspace.EncInt,
-			Str: strconv.AppendInt(make([]byte, 0, 20), value, 10)}
-		s.setKey(db, key, obj, false)
+		var buf [20]byte
+		s.setStringKey(db, key, strconv.AppendInt(buf[:0], value, 10), keyspace.EncInt, false)
 	}
 	s.notify(notifyString, "incrby", key, db.id)
 	s.dirty++
@@ -884,11 +889,11 @@ func incrbyfloatCommand(s *Server, c *Client, args [][]byte) {
 		return
 	}
 	str := formatLongDoubleHuman(sum)
-	obj := keyspace.Object{Type: keyspace.TypeString, Enc: keyspace.EncEmbStr, Str: str}
+	enc := keyspace.EncEmbStr
 	if len(str) > embstrMax {
-		obj.Enc = keyspace.EncRaw
+		enc = keyspace.EncRaw
 	}
-	s.setKey(db, key, obj, true)
+	s.setStringKey(db, key, str, enc, true)
 	s.notify(notifyString, "incrbyfloat", key, db.id)
 	s.dirty++
 	c.Bulk(str)

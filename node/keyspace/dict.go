@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"math/rand/v2"
+	"unsafe"
 )
 
 // The table is a Redis-style chained hash table with two bucket arrays and
@@ -12,6 +13,11 @@ import (
 // pauses. Entries live in fixed-size pages that never move, so an *Object
 // handed out stays valid until its key is deleted, and chains link by
 // int32 index instead of pointer, keeping the GC's work small.
+//
+// Memory per key is what a cache sells, so an entry is kept to 72 bytes:
+// hashes are not stored (they are recomputed when a rehash moves an
+// entry), expiry times live in the side array of volatile keys, and a new
+// string key gets its name and a small value in one allocation.
 
 const (
 	pageBits = 10
@@ -21,12 +27,16 @@ const (
 )
 
 type entry struct {
-	key    string
-	obj    Object
-	hash   uint64
-	expire int64 // unix ms; 0 means none
-	next   int32 // next in the bucket chain, or in the free list
-	vpos   int32 // position in DB.volatile, or -1
+	key  string
+	obj  Object
+	next int32 // next in the bucket chain, or in the free list
+	vpos int32 // position in DB.volatile, or -1
+}
+
+// volatileKey is a key with an expiry: its entry and the time (unix ms).
+type volatileKey struct {
+	idx int32
+	at  int64
 }
 
 type table struct {
@@ -42,7 +52,7 @@ type DB struct {
 	nslots   int32 // slots handed out from pages so far
 	tables   [2]table
 	rehash   int // next bucket of tables[0] to move; -1 when not rehashing
-	volatile []int32
+	volatile []volatileKey
 	seed     maphash.Seed
 	// pauseRehash counts active safe iterators; rehash steps are skipped
 	// while any is open, as in Redis.
@@ -57,6 +67,17 @@ func New() *DB {
 func (d *DB) at(i int32) *entry { return &d.pages[i>>pageBits][i&(pageSize-1)] }
 
 func (d *DB) hashOf(key []byte) uint64 { return maphash.Bytes(d.seed, key) }
+
+// hashOfEntry recomputes an entry's hash (equal to hashOf its key bytes).
+func (d *DB) hashOfEntry(e *entry) uint64 { return maphash.String(d.seed, e.key) }
+
+// expireOf returns the entry's expiry, 0 when it has none.
+func (d *DB) expireOf(e *entry) int64 {
+	if e.vpos == nilIdx {
+		return 0
+	}
+	return d.volatile[e.vpos].at
+}
 
 // Len is the number of keys, expired ones not yet reclaimed included.
 func (d *DB) Len() int { return d.tables[0].used + d.tables[1].used }
@@ -109,7 +130,7 @@ func (d *DB) rehashStep(n int) bool {
 		for i != nilIdx {
 			e := d.at(i)
 			next := e.next
-			b := e.hash & t1.mask
+			b := d.hashOfEntry(e) & t1.mask
 			e.next = t1.buckets[b]
 			t1.buckets[b] = i
 			t0.used--
@@ -199,7 +220,7 @@ func (d *DB) find(key []byte, h uint64) int32 {
 		}
 		for i := tb.buckets[h&tb.mask]; i != nilIdx; {
 			e := d.at(i)
-			if e.hash == h && e.key == string(key) {
+			if e.key == string(key) {
 				return i
 			}
 			i = e.next
@@ -225,7 +246,7 @@ func (d *DB) Lookup(key []byte) (*Object, int64) {
 		return nil, 0
 	}
 	e := d.at(i)
-	return &e.obj, e.expire
+	return &e.obj, d.expireOf(e)
 }
 
 // Set stores obj at key, keeping an existing expiry only if keepTTL.
@@ -238,15 +259,22 @@ func (d *DB) Set(key []byte, obj Object, keepTTL bool) (*Object, bool) {
 	if i := d.find(key, h); i != nilIdx {
 		e := d.at(i)
 		e.obj = obj
-		if !keepTTL && e.expire != 0 {
+		if !keepTTL && e.vpos != nilIdx {
 			d.unsetVolatile(i)
 		}
 		return &e.obj, false
 	}
+	e := d.insert(h, string(key))
+	e.obj = obj
+	return &e.obj, true
+}
+
+// insert links a new entry for a key known to be absent.
+func (d *DB) insert(h uint64, key string) *entry {
 	d.expandIfNeeded()
 	i := d.alloc()
 	e := d.at(i)
-	*e = entry{key: string(key), obj: obj, hash: h, vpos: nilIdx}
+	*e = entry{key: key, vpos: nilIdx}
 	t := &d.tables[0]
 	if d.isRehashing() {
 		t = &d.tables[1]
@@ -255,6 +283,53 @@ func (d *DB) Set(key []byte, obj Object, keepTTL bool) (*Object, bool) {
 	e.next = t.buckets[b]
 	t.buckets[b] = i
 	t.used++
+	return e
+}
+
+// coallocMax bounds the key plus value size stored in one allocation:
+// beyond it the saving is small and a replaced value would stay pinned by
+// the key.
+const coallocMax = 128
+
+// SetString stores a string value at key, copying val, and returns the
+// stored object and whether the key was new. An existing string whose
+// buffer fits is overwritten in place; a new key gets its name and value
+// in one allocation. The caller sets Enc, and LRU for a new key (an
+// overwritten key keeps its LRU field). Unless keepTTL, an expiry is
+// removed.
+func (d *DB) SetString(key, val []byte, keepTTL bool) (*Object, bool) {
+	if d.isRehashing() {
+		d.rehashStep(1)
+	}
+	h := d.hashOf(key)
+	if i := d.find(key, h); i != nilIdx {
+		e := d.at(i)
+		if e.obj.Type == TypeString && cap(e.obj.Str) >= len(val) && cap(e.obj.Str) <= 2*len(val)+32 {
+			e.obj.Str = append(e.obj.Str[:0], val...)
+		} else {
+			e.obj = Object{Type: TypeString, LRU: e.obj.LRU, Str: append(make([]byte, 0, len(val)), val...)}
+		}
+		if !keepTTL && e.vpos != nilIdx {
+			d.unsetVolatile(i)
+		}
+		return &e.obj, false
+	}
+	var name string
+	var str []byte
+	if n := len(key) + len(val); n <= coallocMax && len(key) > 0 {
+		// The name's bytes are never written again: the value's slice is
+		// capped at its own length, so growing it reallocates elsewhere.
+		buf := make([]byte, n)
+		copy(buf, key)
+		copy(buf[len(key):], val)
+		name = unsafe.String(&buf[0], len(key))
+		str = buf[len(key):n:n]
+	} else {
+		name = string(key)
+		str = append(make([]byte, 0, len(val)), val...)
+	}
+	e := d.insert(h, name)
+	e.obj = Object{Type: TypeString, Str: str}
 	return &e.obj, true
 }
 
@@ -276,7 +351,7 @@ func (d *DB) Delete(key []byte) (Object, bool) {
 		prev := int32(nilIdx)
 		for i := tb.buckets[b]; i != nilIdx; {
 			e := d.at(i)
-			if e.hash == h && e.key == string(key) {
+			if e.key == string(key) {
 				if prev == nilIdx {
 					tb.buckets[b] = e.next
 				} else {
@@ -314,17 +389,17 @@ func (d *DB) SetExpire(key []byte, at int64) bool {
 		}
 		return true
 	}
-	e.expire = at
 	if e.vpos == nilIdx {
 		e.vpos = int32(len(d.volatile))
-		d.volatile = append(d.volatile, i)
+		d.volatile = append(d.volatile, volatileKey{idx: i, at: at})
+	} else {
+		d.volatile[e.vpos].at = at
 	}
 	return true
 }
 
 func (d *DB) unsetVolatile(i int32) {
 	e := d.at(i)
-	e.expire = 0
 	p := e.vpos
 	if p == nilIdx {
 		return
@@ -333,10 +408,13 @@ func (d *DB) unsetVolatile(i int32) {
 	if p != last {
 		moved := d.volatile[last]
 		d.volatile[p] = moved
-		d.at(moved).vpos = p
+		d.at(moved.idx).vpos = p
 	}
 	d.volatile = d.volatile[:last]
 	e.vpos = nilIdx
+	if cap(d.volatile) > 64 && len(d.volatile) < cap(d.volatile)/4 {
+		d.volatile = append([]volatileKey(nil), d.volatile...)
+	}
 }
 
 // KeyRef is a key found by a scan or a sample. Key aliases the stored
@@ -349,7 +427,7 @@ type KeyRef struct {
 
 func (d *DB) ref(i int32) KeyRef {
 	e := d.at(i)
-	return KeyRef{Key: e.key, Obj: &e.obj, Expire: e.expire}
+	return KeyRef{Key: e.key, Obj: &e.obj, Expire: d.expireOf(e)}
 }
 
 // Scan calls fn for the keys of one bucket group at cursor and returns the
@@ -454,12 +532,12 @@ func (d *DB) RandomKey(r *rand.Rand) (KeyRef, bool) {
 // VolatileAt returns the i-th key with an expiry, 0 <= i < VolatileLen().
 // Deleting a volatile key moves the last one into its place, so a walk by
 // index that deletes at i should look at i again.
-func (d *DB) VolatileAt(i int) KeyRef { return d.ref(d.volatile[i]) }
+func (d *DB) VolatileAt(i int) KeyRef { return d.ref(d.volatile[i].idx) }
 
 // RandomVolatile returns a random key that has an expiry.
 func (d *DB) RandomVolatile(r *rand.Rand) (KeyRef, bool) {
 	if len(d.volatile) == 0 {
 		return KeyRef{}, false
 	}
-	return d.ref(d.volatile[r.IntN(len(d.volatile))]), true
+	return d.ref(d.volatile[r.IntN(len(d.volatile))].idx), true
 }
