@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // CONFIG GET|SET|RESETSTAT|REWRITE|HELP, the appliers that make CONFIG SET
@@ -35,7 +36,27 @@ func init() {
 		}
 		s.notifyFlags = s.cfg.notifyFlags
 		s.cfg.Hz = clampHz(s.cfg.Hz)
+		s.hooks.cron = append(s.hooks.cron, s.closeIdleClients)
 	})
+}
+
+// closeIdleClients closes the connections idle for more than "timeout"
+// seconds, as Redis's clientsCronHandleTimeout: replicas, primaries,
+// blocked and subscribed clients are exempt.
+func (s *Server) closeIdleClients(now time.Time) {
+	if s.cfg.Timeout <= 0 {
+		return
+	}
+	limit := time.Duration(s.cfg.Timeout) * time.Second
+	for _, c := range s.clients {
+		if c.flags&(flagReplica|flagPrimary|flagBlocked|flagPubSub) != 0 || now.Sub(c.lastActive) <= limit {
+			continue
+		}
+		s.log.Debug("closing idle client", "id", c.ID, "addr", c.addr)
+		if c.nc != nil {
+			c.nc.Close()
+		}
+	}
 }
 
 // configHooks are subsystem reactions to a changed parameter (AOF starting

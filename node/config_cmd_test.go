@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -553,4 +554,41 @@ func pairsToMap(s []any) map[any]any {
 		m[s[i]] = s[i+1]
 	}
 	return m
+}
+
+func TestConfigTimeoutClosesIdleClients(t *testing.T) {
+	s, rc := testServer(t, nil)
+	ctx := context.Background()
+	idle := newClient(t, s, 2)
+	if err := idle.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.ConfigSet(ctx, "timeout", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Make every client look idle for two seconds, then run the cron.
+	s.mu.Lock()
+	for _, c := range s.clients {
+		c.lastActive = c.lastActive.Add(-2 * time.Second)
+	}
+	s.closeIdleClients(time.Now())
+	n := len(s.clients)
+	s.mu.Unlock()
+	if n == 0 {
+		t.Fatal("no clients to close")
+	}
+	// The closed connections go away once their goroutines see EOF.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		n = len(s.clients)
+		s.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d idle clients still connected", n)
+		}
+		runtime.Gosched()
+	}
 }
