@@ -281,6 +281,7 @@ func pauseInterceptor(s *Server, c *Client, cmd *command, args [][]byte) bool {
 		ch := st.pauseCh
 		wait := time.Until(time.UnixMilli(st.pauseEnd))
 		s.mu.Unlock()
+		gone, stopWatch := watchClientClose(c)
 		t := time.NewTimer(max(wait, 0))
 		stopped := false
 		select {
@@ -288,8 +289,11 @@ func pauseInterceptor(s *Server, c *Client, cmd *command, args [][]byte) bool {
 		case <-t.C:
 		case <-done:
 			stopped = true
+		case <-gone:
+			stopped = true
 		}
 		t.Stop()
+		stopWatch()
 		s.mu.Lock()
 		if stopped || c.killed {
 			c.closeAfterReply = true

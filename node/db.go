@@ -22,7 +22,9 @@ func (s *Server) expireIfNeeded(db *DB, key []byte, at int64) bool {
 	if !keyspace.Expired(at, s.now()) {
 		return false
 	}
-	if s.isReplica() {
+	// Replicas wait for the primary's DEL; while clients are paused
+	// nothing may be written (client_cmd.go), so the key only looks gone.
+	if s.isReplica() || s.clientsPaused() {
 		return true
 	}
 	s.deleteExpired(db, key)

@@ -99,6 +99,13 @@ func (s *Server) serveRESP(conn redcon.Conn, rc redcon.Command) {
 		return
 	}
 	s.mu.Lock()
+	if c.closeAfterReply || c.killed {
+		// redcon hands over the rest of a read batch even after the
+		// connection was closed (QUIT, a protocol error, CLIENT KILL):
+		// those requests never run.
+		s.mu.Unlock()
+		return
+	}
 	s.execute(c, rc.Args)
 	for !c.closeAfterReply {
 		more := conn.ReadPipeline()

@@ -58,7 +58,7 @@ func (s *Server) expireInfo() (stalePerc float64, timeCapReached, cycleMs int64)
 // command clock is set to it so that deletions use one time.
 func (s *Server) activeExpireCycle(now time.Time) {
 	st := s.expireState()
-	if st.disabled || s.isReplica() {
+	if st.disabled || s.isReplica() || s.clientsPaused() {
 		return
 	}
 	effort := max(s.cfg.ActiveExpireEffort, 1) - 1 // 0..9

@@ -789,3 +789,51 @@ func init() {
 		})
 	})
 }
+
+// watchClose watches the socket while the client's goroutine is blocked
+// in a command (client pause, WAIT) and does not read: what arrives is
+// buffered for later, and closed is closed when the peer goes away or
+// the connection is closed (CLIENT KILL), so the command can give up as
+// Redis frees a disconnected blocked client. stop ends the watch and
+// returns once the watcher is done with the buffer.
+func (g *protoGuard) watchClose() (closed <-chan struct{}, stop func()) {
+	ch := make(chan struct{})
+	quit := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		buf := make([]byte, protoIOBufLen)
+		for {
+			n, err := g.Conn.Read(buf)
+			if n > 0 {
+				g.raw = append(g.raw, buf[:n]...)
+				g.lastReadNs.Store(time.Now().UnixNano())
+			}
+			if err == nil {
+				continue
+			}
+			select {
+			case <-quit: // the deadline set by stop
+			default:
+				g.readErr = err
+				close(ch)
+			}
+			return
+		}
+	}()
+	return ch, func() {
+		close(quit)
+		g.Conn.SetReadDeadline(time.Unix(1, 0))
+		<-exited
+		g.Conn.SetReadDeadline(time.Time{})
+	}
+}
+
+// watchClientClose is watchClose for a client; a client without a
+// socket of its own never closes.
+func watchClientClose(c *Client) (<-chan struct{}, func()) {
+	if g := guardOf(c); g != nil {
+		return g.watchClose()
+	}
+	return nil, func() {}
+}

@@ -286,9 +286,11 @@ func (s *Server) cronLoop(ctx context.Context) {
 		case now := <-t.C:
 			s.mu.Lock()
 			s.updateClock(now)
-			s.cron(now)
-			for _, f := range s.hooks.cron {
-				f(now)
+			if !s.cronPaused() { // DEBUG PAUSE-CRON
+				s.cron(now)
+				for _, f := range s.hooks.cron {
+					f(now)
+				}
 			}
 			s.mu.Unlock()
 		}
@@ -298,7 +300,7 @@ func (s *Server) cronLoop(ctx context.Context) {
 // cron does the keyspace's periodic work.
 func (s *Server) cron(now time.Time) {
 	for _, db := range s.dbs {
-		if !db.ks.Resize() {
+		if s.dictResizingDisabled() || !db.ks.Resize() {
 			db.ks.Rehash(100)
 		}
 	}
