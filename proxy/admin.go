@@ -23,7 +23,7 @@ func denyCommand(c *client, r *request) {
 // shard0Command sends the request to the database's first shard: read-only
 // introspection of one shard is as good as any (COMMAND, LASTSAVE, ...).
 func shard0Command(c *client, r *request) {
-	c.sendTo(0, r.raw, c.newEntry())
+	c.sendTo(0, r.raw)
 }
 
 // oneShardOnly allows a command only on a one-shard database (SWAPDB and
@@ -72,7 +72,7 @@ func aclCommand(c *client, r *request) {
 	case "acl|whoami":
 		c.replyRaw(resp.AppendBulkString(nil, c.db.id))
 	case "acl|cat", "acl|help":
-		c.sendTo(0, r.raw, c.newEntry())
+		c.sendTo(0, r.raw)
 	default:
 		denyCommand(c, r)
 	}
@@ -87,7 +87,7 @@ func scriptCommand(c *client, r *request) {
 	case "script|kill":
 		killScripts(c, r)
 	case "script|help":
-		c.sendTo(0, r.raw, c.newEntry())
+		c.sendTo(0, r.raw)
 	default:
 		denyCommand(c, r)
 	}
@@ -100,7 +100,7 @@ func functionCommand(c *client, r *request) {
 	case "function|kill":
 		killScripts(c, r)
 	default:
-		c.sendTo(0, r.raw, c.newEntry())
+		c.sendTo(0, r.raw)
 	}
 }
 
@@ -121,7 +121,7 @@ func slowlogCommand(c *client, r *request) {
 	case "slowlog|reset":
 		c.broadcast(r, mergeFirst)
 	default:
-		c.sendTo(0, r.raw, c.newEntry())
+		c.sendTo(0, r.raw)
 	}
 }
 
@@ -132,7 +132,7 @@ func latencyCommand(c *client, r *request) {
 	case "latency|reset":
 		c.broadcast(r, mergeSum)
 	default:
-		c.sendTo(0, r.raw, c.newEntry())
+		c.sendTo(0, r.raw)
 	}
 }
 
@@ -146,7 +146,7 @@ func memoryCommand(c *client, r *request) {
 	case "memory|usage":
 		c.forward(r)
 	default:
-		c.sendTo(0, r.raw, c.newEntry())
+		c.sendTo(0, r.raw)
 	}
 }
 
@@ -228,7 +228,7 @@ func configCommand(c *client, r *request) {
 	case "config|resetstat":
 		c.broadcast(r, mergeFirst)
 	case "config|help":
-		c.sendTo(0, r.raw, c.newEntry())
+		c.sendTo(0, r.raw)
 	default:
 		denyCommand(c, r)
 	}

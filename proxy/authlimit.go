@@ -41,7 +41,8 @@ func newAuthLimiter() *authLimiter {
 }
 
 // reserve returns how long an attempt from ip must wait before it is
-// answered, and books the slot so parallel attempts queue behind it.
+// answered: the delay its failures earned, after any attempt already
+// waiting, so parallel attempts queue one behind the other.
 func (l *authLimiter) reserve(ip string, now time.Time) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -49,12 +50,12 @@ func (l *authLimiter) reserve(ip string, now time.Time) time.Duration {
 	if st == nil || st.failures < l.freeFailures {
 		return 0
 	}
-	d := l.delay(st.failures)
 	at := st.next
 	if at.Before(now) {
 		at = now
 	}
-	st.next = at.Add(d)
+	at = at.Add(l.delay(st.failures))
+	st.next = at
 	return at.Sub(now)
 }
 

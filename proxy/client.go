@@ -11,6 +11,7 @@ import (
 
 	"github.com/tidwall/redcon"
 
+	"github.com/keyfleet/keyfleet/internal/commands"
 	"github.com/keyfleet/keyfleet/proxy/resp"
 )
 
@@ -79,6 +80,8 @@ type client struct {
 	patterns  map[string]struct{}
 	schannels map[string]int // sharded channel -> shard
 	replyMode int            // replyOn, replyOff, replySkip
+
+	keys []commands.KeyPos // reused by keySlot
 
 	// The batch being built.
 	b           *batch

@@ -91,7 +91,7 @@ func clientCommand(c *client, r *request) {
 	case "unblock":
 		clientUnblock(c, r)
 	case "help":
-		c.sendTo(0, r.raw, c.newEntry())
+		c.sendTo(0, r.raw)
 	default:
 		c.replyError(errNotAllowed(r.cmd.Name))
 	}
@@ -269,7 +269,7 @@ func clientUnblock(c *client, r *request) {
 	if mode != "" {
 		args = append(args, mode)
 	}
-	c.sendTo(sh, resp.AppendCommandStrings(nil, args...), c.newEntry())
+	c.sendTo(sh, resp.AppendCommandStrings(nil, args...))
 }
 
 // infoLine formats the client as CLIENT LIST does.

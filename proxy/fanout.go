@@ -41,7 +41,7 @@ func (c *client) fanoutConns(conns []*backendConn, errs []error, raws [][]byte, 
 func (c *client) broadcast(r *request, merge mergeFunc) {
 	n := len(c.route.shards)
 	if n == 1 && merge == nil {
-		c.sendTo(0, r.raw, c.newEntry())
+		c.sendTo(0, r.raw)
 		return
 	}
 	shards := make([]int, n)
@@ -240,7 +240,7 @@ func (c *client) splitKeys(r *request, step int, merge func(groups [][]int) merg
 		return
 	}
 	if len(shards) == 1 {
-		c.sendTo(shards[0], r.raw, c.newEntry())
+		c.sendTo(shards[0], r.raw)
 		return
 	}
 	raws := make([][]byte, len(shards))

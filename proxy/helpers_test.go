@@ -206,12 +206,12 @@ type fakeCP struct {
 	srv   *httptest.Server
 	token string
 
-	mu       sync.Mutex
-	routes   wire.Routes
-	changed  chan struct{}
-	reports  []wire.UsageReport
-	down     bool
-	polls    int
+	mu      sync.Mutex
+	routes  wire.Routes
+	changed chan struct{}
+	reports []wire.UsageReport
+	down    bool
+	polls   int
 }
 
 func newFakeCP(t testing.TB) *fakeCP {

@@ -273,7 +273,7 @@ func (c *client) channelsShard(chans [][]byte) (int, string) {
 // publishCommand: PUBLISH goes to one shard, every subscriber listens on
 // all of them.
 func publishCommand(c *client, r *request) {
-	c.sendTo(c.route.shardOfKeyOrZero(r.args[1]), r.raw, c.newEntry())
+	c.sendTo(c.route.shardOfKeyOrZero(r.args[1]), r.raw)
 }
 
 // spublishCommand: SPUBLISH goes to the shard of the channel's slot.
@@ -283,7 +283,7 @@ func spublishCommand(c *client, r *request) {
 		c.replyError(msg)
 		return
 	}
-	c.sendTo(sh, r.raw, c.newEntry())
+	c.sendTo(sh, r.raw)
 }
 
 func (rt *dbRoute) shardOfKeyOrZero(key []byte) int {
@@ -303,7 +303,7 @@ func pubsubCommand(c *client, r *request) {
 	case "pubsub|shardnumsub":
 		c.broadcast(r, mergeSumPairs)
 	default:
-		c.sendTo(0, r.raw, c.newEntry())
+		c.sendTo(0, r.raw)
 	}
 }
 

@@ -252,10 +252,10 @@ func (c *client) flagTxn() {
 	}
 }
 
-// keySlot returns the hash slot all of r's keys are in, -1 if it has no
-// keys, or an error reply when they span slots (or the key count is
-// malformed, which the shard will report).
-func keySlot(cmd *commands.Command, args [][]byte) (int, string) {
+// keySlot returns the hash slot all of the command's keys are in, -1 if
+// it has no keys, or an error reply when they span slots. Malformed key
+// counts yield the keys found so far; the shard reports the error.
+func (c *client) keySlot(cmd *commands.Command, args [][]byte) (int, string) {
 	slot := -1
 	check := func(key []byte) bool {
 		s := keyslot.Of(key)
@@ -277,8 +277,8 @@ func keySlot(cmd *commands.Command, args [][]byte) (int, string) {
 		}
 		return slot, ""
 	}
-	keys, _ := cmd.GetKeys(args)
-	for _, k := range keys {
+	c.keys, _ = cmd.AppendKeys(c.keys[:0], args)
+	for _, k := range c.keys {
 		if !check(args[k.Index]) {
 			return -1, errCrossSlot
 		}
@@ -293,7 +293,7 @@ func (c *client) shardFor(r *request) (int, string) {
 	if len(rt.shards) == 1 || r.cmd == nil {
 		return 0, ""
 	}
-	slot, msg := keySlot(r.cmd, r.args)
+	slot, msg := c.keySlot(r.cmd, r.args)
 	if msg != "" {
 		return -1, msg
 	}
@@ -314,17 +314,19 @@ func (c *client) forward(r *request) {
 		c.replyError(msg)
 		return
 	}
-	c.sendTo(sh, r.raw, c.newEntry())
+	c.sendTo(sh, r.raw)
 }
 
-// sendTo sends raw to shard i on the connection the client uses for it.
-func (c *client) sendTo(i int, raw []byte, s *slot) {
+// sendTo sends raw to shard i on the connection the client uses for it;
+// its reply takes the next slot. The slot is made after the connection is
+// chosen, since choosing it may first complete the replies before it.
+func (c *client) sendTo(i int, raw []byte) {
 	bc, err := c.connFor(i)
 	if err != nil {
-		c.reply(s, errorReply(errUnavailable+err.Error()))
+		c.replyError(errUnavailable + err.Error())
 		return
 	}
-	c.send(bc, raw, s)
+	c.send(bc, raw, c.newEntry())
 }
 
 // connFor returns the connection for shard i: the client's dedicated one

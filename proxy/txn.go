@@ -46,27 +46,30 @@ func multiCommand(c *client, r *request) {
 		c.replyRaw(okReply)
 		return
 	}
-	if msg := c.txnBind(shard, c.newEntry()); msg != "" {
+	if msg := c.txnBind(shard, true); msg != "" {
 		c.txn = nil
 	}
 }
 
-// txnBind opens the transaction on shard: MULTI (whose reply goes to
-// first, or is discarded when MULTI was already answered) and the queued
-// commands (their QUEUED replies were given already).
-func (c *client) txnBind(shard int, first *slot) string {
+// txnBind opens the transaction on shard: MULTI (whose reply is the
+// client's when answer is set, else discarded: MULTI was answered
+// already) and the queued commands (their QUEUED replies were given).
+func (c *client) txnBind(shard int, answer bool) string {
 	bc, err := c.dedicated(shard)
 	if err != nil {
 		msg := errUnavailable + err.Error()
-		if first != nil {
-			c.reply(first, errorReply(msg))
+		if answer {
+			c.replyError(msg)
 		}
 		c.txn.dirty = true
 		return msg
 	}
 	t := c.txn
 	t.shard, t.conn = shard, bc
-	if first == nil {
+	var first *slot
+	if answer {
+		first = c.newEntry()
+	} else {
 		first = c.discardSlot()
 	}
 	c.send(bc, multiRaw, first)
@@ -99,7 +102,7 @@ func (c *client) txnQueue(r *request) {
 	}
 	shard := -1
 	if len(c.route.shards) > 1 && r.cmd != nil {
-		slot, msg := keySlot(r.cmd, r.args)
+		slot, msg := c.keySlot(r.cmd, r.args)
 		if msg == "" && slot < 0 {
 			if ch, ok := channelOf(r); ok {
 				slot = ch
@@ -130,7 +133,7 @@ func (c *client) txnQueue(r *request) {
 			c.replyRaw(queuedReply)
 			return
 		}
-		if msg := c.txnBind(shard, nil); msg != "" {
+		if msg := c.txnBind(shard, false); msg != "" {
 			c.replyError(msg)
 			return
 		}
@@ -200,7 +203,7 @@ func execCommand(c *client, r *request) {
 	}
 	if t.shard < 0 {
 		c.txn = t
-		if msg := c.txnBind(0, nil); msg != "" {
+		if msg := c.txnBind(0, false); msg != "" {
 			c.txn = nil
 			c.replyError(msg)
 			return
