@@ -205,10 +205,10 @@ func (g *gen) sequence(cmds []genCmd, n int) []Step {
 		x := g.r.IntN(total)
 		for _, c := range cmds {
 			if x < c.weight {
+				// A generated command always reads one reply: the zero
+				// Options of a genCmd must not mean "no reply".
 				o := c.opts
-				if o.Replies == 0 {
-					o.Replies = -1
-				}
+				o.Replies = -1
 				steps = append(steps, Step{Kind: stepCommand, Args: c.gen(g), Opts: o})
 				break
 			}

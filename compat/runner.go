@@ -169,6 +169,13 @@ func (d *divergence) report(where string) string {
 	if mode == "approx" {
 		mode = fmt.Sprintf("approx=%d", d.Opts.Approx)
 	}
+	if d.Step.Kind == stepCommand && strings.Join(d.Sent, "\x00") != strings.Join(d.Step.Args, "\x00") {
+		quoted := make([]string, len(d.Sent))
+		for i, a := range d.Sent {
+			quoted[i] = QuoteArg(a)
+		}
+		fmt.Fprintf(&b, "  sent: %s\n", strings.Join(quoted, " "))
+	}
 	fmt.Fprintf(&b, "  compared: %s\n", mode)
 	if d.Note != "" {
 		fmt.Fprintf(&b, "  %s\n", d.Note)
