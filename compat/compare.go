@@ -39,7 +39,7 @@ var defaultModes = map[string]Options{
 	"sdiff":           {Mode: "sorted"},
 	"command":         {Mode: "sorted"},
 	"command|list":    {Mode: "sorted"},
-	"config|get":      {Mode: "sortpairs"},
+	"config|get":      {Mode: "config"},
 }
 
 // result is what reading one reply gave: a value, or the connection's
@@ -88,6 +88,8 @@ func normalise(mode string, v Value) Value {
 		return v.sortedElems(false)
 	case "sortpairs":
 		return v.sortedElems(true)
+	case "config":
+		return maskConfig(v).sortedElems(true)
 	case "type":
 		return Value{Type: v.Type, Null: v.Null, Str: errorCode(v)}
 	case "len":
@@ -236,4 +238,24 @@ func fieldsNote(redis, node Value) string {
 	sort.Strings(onlyR)
 	sort.Strings(onlyN)
 	return fmt.Sprintf("fields only redis has: %s\n  fields only the node has: %s", strings.Join(onlyR, " "), strings.Join(onlyN, " "))
+}
+
+// harnessConfig are the parameters whose values the harness itself makes
+// differ: each server listens on its own port and works in its own dir.
+var harnessConfig = map[string]bool{"port": true, "dir": true}
+
+// maskConfig blanks the values of harnessConfig parameters in a CONFIG GET
+// reply (flat array or RESP3 map).
+func maskConfig(v Value) Value {
+	if !v.IsAggregate() || len(v.Elems)%2 != 0 {
+		return v
+	}
+	out := v
+	out.Elems = append([]Value(nil), v.Elems...)
+	for i := 0; i < len(out.Elems); i += 2 {
+		if harnessConfig[out.Elems[i].Str] {
+			out.Elems[i+1] = Value{Type: '$', Str: "*"}
+		}
+	}
+	return out
 }

@@ -194,6 +194,7 @@ func startNode() (string, func(), error) {
 	cfg.Port = 0
 	cfg.Bind = []string{"127.0.0.1"}
 	cfg.Dir = dir
+	cfg.Save = nil // as redis-server's --save ''
 	cfg.EnableDebugCommand = "yes"
 	cfg.EnableProtectedConfigs = "yes"
 	cfg.EnableModuleCommand = "yes"

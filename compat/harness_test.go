@@ -180,6 +180,8 @@ func TestEqualResults(t *testing.T) {
 		{Options{Mode: "client"}, bulk("id=3 addr=1 db=0\n"), bulk("id=9 addr=2 db=1\n"), false},
 		{Options{Mode: "hello"}, v("%2\r\n$2\r\nid\r\n:3\r\n$5\r\nproto\r\n:3\r\n"), v("%2\r\n$2\r\nid\r\n:7\r\n$5\r\nproto\r\n:3\r\n"), true},
 		{Options{Mode: "hello"}, v("%2\r\n$2\r\nid\r\n:3\r\n$5\r\nproto\r\n:3\r\n"), v("%2\r\n$2\r\nid\r\n:7\r\n$5\r\nproto\r\n:2\r\n"), false},
+		{Options{Mode: "config"}, v("*4\r\n$4\r\nport\r\n$1\r\n1\r\n$2\r\nhz\r\n$2\r\n10\r\n"), v("*4\r\n$2\r\nhz\r\n$2\r\n10\r\n$4\r\nport\r\n$1\r\n2\r\n"), true},
+		{Options{Mode: "config"}, v("*4\r\n$4\r\nport\r\n$1\r\n1\r\n$2\r\nhz\r\n$2\r\n10\r\n"), v("*4\r\n$2\r\nhz\r\n$2\r\n11\r\n$4\r\nport\r\n$1\r\n1\r\n"), false},
 		{Options{}, result{Err: "closed"}, result{Err: "closed"}, true},
 		{Options{Mode: "ignore"}, v("+OK\r\n"), result{Err: "timeout"}, false},
 		{Options{Mode: "ignore"}, v("+OK\r\n"), v(":1\r\n"), true},
