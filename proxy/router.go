@@ -203,7 +203,7 @@ func (c *client) checkCommand(r *request) bool {
 		c.flagTxn()
 		return false
 	}
-	if len(r.cmd.Subcommands) > 0 {
+	if len(r.cmd.Subcommands) > 0 && len(r.args) >= 2 {
 		sub := r.cmd.Sub(r.args[1])
 		if sub == nil {
 			if len(c.route.shards) == 1 && c.txn == nil && (r.info.handler == nil) {
