@@ -217,7 +217,7 @@ func (s *Server) setKey(db *DB, key []byte, obj keyspace.Object, keepTTL bool) *
 // key's name and value in one allocation.
 func (s *Server) setStringKey(db *DB, key, val []byte, enc keyspace.Encoding, keepTTL bool) *keyspace.Object {
 	o, isNew := db.ks.SetString(key, val, keepTTL)
-	o.Enc = enc
+	s.setStringEnc(o, enc)
 	if isNew || !s.lfuPolicy() {
 		o.LRU = s.newLRU()
 	}

@@ -33,17 +33,17 @@ const sharedIntegers = 10000
 
 // objectRefcount is the refcount Redis would report for o. The engine
 // shares nothing, but Redis keeps the integers 0..9999 as shared objects
-// unless maxmemory is set with an LRU or LFU policy (each value then needs
-// its own access clock), and clients and tests read that.
+// (set when the value is written, see setStringEnc), and clients and
+// tests read that.
 func (s *Server) objectRefcount(o *keyspace.Object) int64 {
-	if o.Type == keyspace.TypeString && o.Enc == keyspace.EncInt && s.sharedIntegersAllowed() {
-		if v, ok := parseInt64Strict(o.Str); ok && v >= 0 && v < sharedIntegers {
-			return sharedRefcount
-		}
+	if o.Shared {
+		return sharedRefcount
 	}
 	return 1
 }
 
+// sharedIntegersAllowed: Redis shares small integers unless maxmemory is
+// set with an LRU or LFU policy (each value then needs its own clock).
 func (s *Server) sharedIntegersAllowed() bool {
 	p := s.cfg.MaxMemoryPolicy
 	noShared := len(p) > 3 && (p[len(p)-3:] == "lru" || p[len(p)-3:] == "lfu")

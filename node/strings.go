@@ -81,6 +81,19 @@ func stringEncoding(v []byte) keyspace.Encoding {
 	return keyspace.EncRaw
 }
 
+// setStringEnc sets a string object's encoding, and marks a small
+// integer as shared when Redis would share it: its refcount shows in
+// OBJECT REFCOUNT and DEBUG OBJECT, and copies (COPY) are private.
+func (s *Server) setStringEnc(o *keyspace.Object, enc keyspace.Encoding) {
+	o.Enc = enc
+	o.Shared = false
+	if enc == keyspace.EncInt && s.sharedIntegersAllowed() {
+		if v, ok := parseInt64Strict(o.Str); ok && v >= 0 && v < sharedIntegers {
+			o.Shared = true
+		}
+	}
+}
+
 // newStringObject copies v into a new string object with the encoding
 // Redis would pick. The copy keeps the value from pinning the request
 // buffer.
@@ -373,7 +386,7 @@ func (s *Server) setGeneric(c *Client, args [][]byte, flags int, key, val, expir
 		// Overwrite in place: no allocation on the hot path. Under an LFU
 		// policy the key keeps its frequency, as dbOverwrite does.
 		o.Str = append(o.Str[:0], val...)
-		o.Enc = stringEncoding(val)
+		s.setStringEnc(o, stringEncoding(val))
 		if at != 0 && !keepTTL {
 			db.ks.SetExpire(key, 0)
 		}
@@ -565,7 +578,7 @@ func msetGeneric(s *Server, c *Client, args [][]byte, nx bool) {
 		if o != nil && o.Type == keyspace.TypeString && reusable(o.Str, len(val)) {
 			s.touchLRU(o)
 			o.Str = append(o.Str[:0], val...)
-			o.Enc = stringEncoding(val)
+			s.setStringEnc(o, stringEncoding(val))
 			if at != 0 {
 				db.ks.SetExpire(key, 0)
 			}
@@ -612,7 +625,7 @@ func appendCommand(s *Server, c *Client, args [][]byte) {
 			return
 		}
 		o.Str = append(o.Str, add...)
-		o.Enc = keyspace.EncRaw
+		o.Enc, o.Shared = keyspace.EncRaw, false
 		total = len(o.Str)
 		s.keyModified(db, key)
 	}
@@ -660,7 +673,7 @@ func incrDecr(s *Server, c *Client, args [][]byte, incr int64) {
 	if o != nil && o.Type == keyspace.TypeString {
 		// In place, as Redis modifies an unshared int object.
 		o.Str = strconv.AppendInt(o.Str[:0], value, 10)
-		o.Enc = keyspace.EncInt
+		s.setStringEnc(o, keyspace.EncInt)
 		s.keyModified(db, key)
 	} else {
 		var buf [20]byte
@@ -993,7 +1006,7 @@ func setrangeCommand(s *Server, c *Client, args [][]byte) {
 			}
 		}
 		copy(o.Str[offset:], val)
-		o.Enc = keyspace.EncRaw
+		o.Enc, o.Shared = keyspace.EncRaw, false
 		s.keyModified(db, key)
 	}
 	s.notify(notifyString, "setrange", key, db.id)

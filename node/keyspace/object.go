@@ -50,6 +50,10 @@ func (e Encoding) String() string { return encNames[e] }
 type Object struct {
 	Type Type
 	Enc  Encoding
+	// Shared marks a small integer string that Redis would hold as one of
+	// its shared objects (OBJECT REFCOUNT reports it so). It fits in
+	// padding: the struct is no bigger for it.
+	Shared bool
 	// LRU holds the LRU clock of the last access, or under an LFU policy
 	// the last decrement time (16 bits, minutes) and counter (8 bits), as
 	// in Redis.
