@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/keyfleet/keyfleet/node/keyspace"
 )
@@ -545,6 +546,9 @@ const lazyfreeThreshold = 64
 
 const lazyfreeExt = "lazyfree"
 
+// lazyfreeMinInterval spaces the background collections of lazy frees.
+const lazyfreeMinInterval = 100 * time.Millisecond
+
 // lazyfreeState accounts for values freed in the background. Go's GC
 // frees them concurrently anyway; what lazy freeing adds is that a big
 // release is followed by a background collection, so that the memory
@@ -576,6 +580,7 @@ func (l *lazyfreeState) schedule(n int64) {
 		return
 	}
 	go func() {
+		var last time.Time
 		for {
 			n := l.pending.Load()
 			if n == 0 {
@@ -587,6 +592,13 @@ func (l *lazyfreeState) schedule(n int64) {
 				}
 				continue
 			}
+			// Back-to-back forced collections would eat a core under a
+			// stream of UNLINKs: at most ten a second, the rest batched.
+			if wait := lazyfreeMinInterval - time.Since(last); wait > 0 {
+				time.Sleep(wait)
+				continue
+			}
+			last = time.Now()
 			runtime.GC()
 			l.pending.Add(-n)
 			l.freed.Add(n)

@@ -192,8 +192,12 @@ func invalidExpireError(name string) string {
 }
 
 // checkStringLength refuses a string that would grow past
-// proto-max-bulk-len (Redis's checkStringLength).
+// proto-max-bulk-len (Redis's checkStringLength). Writes from the primary
+// are applied whatever the local limit, as Redis's mustObeyClient.
 func (s *Server) checkStringLength(c *Client, size, add int64) bool {
+	if c.flags&flagPrimary != 0 {
+		return true
+	}
 	total := uint64(size) + uint64(add)
 	if int64(total) > s.cfg.ProtoMaxBulkLen || int64(total) < size || int64(total) < add {
 		c.Error(errStringTooLong)
