@@ -148,8 +148,12 @@ func TestRandom(t *testing.T) {
 			if sd, err := e.replay(short); err == nil && sd != nil {
 				lastReport = sd.report(fmt.Sprintf("step %d of the shortened sequence", sd.Index+1))
 			}
-			header := fmt.Sprintf("go test ./compat/ -run 'TestRandom/%s$' -seed %d -ops %d\nshortened from %d steps", run, seed, *flagOps, d.Index+1)
-			path, err := writeRepro("random-"+run, header, short)
+			cmdline := fmt.Sprintf("go test ./compat/ -run 'TestRandom/%s$' -seed %d -ops %d", run, seed, *flagOps)
+			fullPath, err := writeRepro("random-"+run+"-full", cmdline+"\nthe whole sequence up to the first divergence", steps[:d.Index+1])
+			if err != nil {
+				t.Log(err)
+			}
+			path, err := writeRepro("random-"+run, fmt.Sprintf("%s\nshortened from %d steps", cmdline, d.Index+1), short)
 			if err != nil {
 				t.Log(err)
 			}
@@ -157,9 +161,9 @@ func TestRandom(t *testing.T) {
 			for _, st := range short {
 				fmt.Fprintf(&seq, "    %s\n", FormatStep(st))
 			}
-			t.Fatalf("%s\nreproduce with: go test ./compat/ -run 'TestRandom/%s$' -seed %d -ops %d\n"+
+			t.Fatalf("%s\nreproduce with: %s\n(the whole sequence up to the divergence is saved as %s)\n"+
 				"shortened to %d steps (saved as %s; paste it into testdata/ as a case):\n%s\n%s",
-				first, run, seed, *flagOps, len(short), path, seq.String(), lastReport)
+				first, cmdline, fullPath, len(short), path, seq.String(), lastReport)
 		})
 	}
 }
