@@ -469,14 +469,11 @@ func debugQuicklist(s *Server, c *Client, args [][]byte) {
 	c.Status("Quicklist structure printed on stdout")
 }
 
-// positiveArg is Redis's getPositiveLongFromObjectOrReply.
+// positiveArg is Redis's getPositiveLongFromObjectOrReply without a
+// message: anything but a non-negative integer is "out of range".
 func positiveArg(c *Client, b []byte) (int64, bool) {
 	v, ok := parseRedisInt64(b)
-	if !ok {
-		c.Error(errNotInt)
-		return 0, false
-	}
-	if v < 0 {
+	if !ok || v < 0 {
 		c.Error(errNegativeCount)
 		return 0, false
 	}

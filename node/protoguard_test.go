@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -409,5 +410,121 @@ func TestProtocolAgainstRedis(t *testing.T) {
 				t.Errorf("node replied %q (closed %v), redis-server %q (closed %v)", got, gotClosed, want, wantClosed)
 			}
 		})
+	}
+}
+
+// readRawReply reads one complete RESP2/RESP3 reply and returns its raw
+// bytes (an attribute is returned together with the reply it precedes).
+func readRawReply(r *bufio.Reader) ([]byte, error) {
+	line, err := r.ReadBytes('\n')
+	if err != nil {
+		return line, err
+	}
+	if len(line) < 3 {
+		return line, fmt.Errorf("short line %q", line)
+	}
+	body := string(line[1 : len(line)-2])
+	switch line[0] {
+	case '+', '-', ':', ',', '#', '(', '_':
+		return line, nil
+	case '$', '=', '!':
+		n, err := strconv.Atoi(body)
+		if err != nil || n < 0 {
+			return line, err
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return line, err
+		}
+		return append(line, buf...), nil
+	case '*', '~', '>', '%', '|':
+		n, err := strconv.Atoi(body)
+		if err != nil || n < 0 {
+			return line, err
+		}
+		if line[0] == '%' || line[0] == '|' {
+			n *= 2
+		}
+		out := line
+		for i := 0; i < n; i++ {
+			el, err := readRawReply(r)
+			out = append(out, el...)
+			if err != nil {
+				return out, err
+			}
+		}
+		if line[0] == '|' {
+			el, err := readRawReply(r)
+			return append(out, el...), err
+		}
+		return out, nil
+	}
+	return line, fmt.Errorf("unknown reply type %q", line)
+}
+
+// respConn is a raw connection that sends commands and reads replies.
+type respConn struct {
+	t  testing.TB
+	nc net.Conn
+	r  *bufio.Reader
+}
+
+func dialRESP(t testing.TB, addr string) *respConn {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return &respConn{t: t, nc: nc, r: bufio.NewReader(nc)}
+}
+
+func (rc *respConn) send(args ...string) {
+	rc.t.Helper()
+	bs := make([][]byte, len(args))
+	for i, a := range args {
+		bs[i] = []byte(a)
+	}
+	if _, err := rc.nc.Write(appendCanonicalRequest(nil, bs)); err != nil {
+		rc.t.Fatal(err)
+	}
+}
+
+func (rc *respConn) read() string {
+	rc.t.Helper()
+	rc.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b, err := readRawReply(rc.r)
+	if err != nil {
+		rc.t.Fatalf("reading reply: %v (got %q)", err, b)
+	}
+	return string(b)
+}
+
+// do sends a command and returns its raw reply.
+func (rc *respConn) do(args ...string) string {
+	rc.t.Helper()
+	rc.send(args...)
+	rc.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b, err := readRawReply(rc.r)
+	if err != nil {
+		rc.t.Fatalf("%q to %s: reading reply: %v (got %q)", args, rc.nc.RemoteAddr(), err, b)
+	}
+	return string(b)
+}
+
+// diffScript runs the same commands on the node and on redis-server,
+// each on a fresh connection, and reports every reply that differs.
+// norm, if set, rewrites replies that legitimately differ (ids, times).
+func diffScript(t *testing.T, node, ref string, script [][]string, norm func(string) string) {
+	t.Helper()
+	a, b := dialRESP(t, node), dialRESP(t, ref)
+	for _, cmd := range script {
+		got, want := a.do(cmd...), b.do(cmd...)
+		if norm != nil {
+			got, want = norm(got), norm(want)
+		}
+		if got != want {
+			t.Errorf("%q:\n node:  %q\n redis: %q", cmd, got, want)
+		}
 	}
 }

@@ -167,7 +167,7 @@ func slowlogGetCommand(s *Server, c *Client, args [][]byte) {
 			count = int64(len(st.entries))
 		}
 	} else if len(args) > 3 {
-		c.Error("ERR wrong number of arguments for 'slowlog|get' command")
+		subcommandSyntaxError(c, args)
 		return
 	}
 	n := int(min(count, int64(len(st.entries))))
