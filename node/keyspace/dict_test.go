@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -245,4 +246,111 @@ func TestSetStringSharesNothing(t *testing.T) {
 	if o.Str == nil || len(o.Str) != 0 {
 		t.Fatalf("empty value = %#v", o.Str)
 	}
+}
+
+// modelCheck compares d with a map model: every key, value and expiry,
+// the counts, and that Each and the volatile array agree with them.
+func modelCheck(t *testing.T, d *DB, model map[string]string, expires map[string]int64) {
+	t.Helper()
+	if d.Len() != len(model) {
+		t.Fatalf("Len %d, model %d", d.Len(), len(model))
+	}
+	if d.VolatileLen() != len(expires) {
+		t.Fatalf("VolatileLen %d, model %d", d.VolatileLen(), len(expires))
+	}
+	for k, v := range model {
+		o, at := d.Lookup([]byte(k))
+		if o == nil || string(o.Str) != v || at != expires[k] {
+			t.Fatalf("key %q: got %v at %d, want %q at %d", k, o, at, v, expires[k])
+		}
+	}
+	seen := 0
+	d.Each(func(r KeyRef) bool {
+		if model[r.Key] != string(r.Obj.Str) || r.Expire != expires[r.Key] {
+			t.Fatalf("Each: %q = %q at %d", r.Key, r.Obj.Str, r.Expire)
+		}
+		seen++
+		return true
+	})
+	if seen != len(model) {
+		t.Fatalf("Each saw %d of %d", seen, len(model))
+	}
+	for i := 0; i < d.VolatileLen(); i++ {
+		r := d.VolatileAt(i)
+		if expires[r.Key] != r.Expire {
+			t.Fatalf("VolatileAt(%d) = %q at %d", i, r.Key, r.Expire)
+		}
+	}
+}
+
+// runProgram interprets ops as operations on a DB and a model.
+func runProgram(t *testing.T, ops []byte) {
+	d := New()
+	model := map[string]string{}
+	expires := map[string]int64{}
+	for i := 0; i+2 < len(ops); i += 3 {
+		// The op's high bits widen the key space so that tables grow,
+		// rehash and shrink.
+		op, k, v := ops[i]%8, fmt.Sprint("k", int(ops[i]>>3)<<8|int(ops[i+1])), fmt.Sprint("v", ops[i+2])
+		if ops[i+2]%7 == 0 {
+			v = fmt.Sprint(strings.Repeat("x", 150), ops[i+2]) // not co-allocated
+		}
+		switch op {
+		case 0, 1:
+			d.SetString([]byte(k), []byte(v), op == 1)
+			model[k] = v
+			if op == 0 {
+				delete(expires, k)
+			}
+		case 2:
+			d.Set([]byte(k), str(v), false)
+			model[k] = v
+			delete(expires, k)
+		case 3:
+			_, ok := d.Delete([]byte(k))
+			if _, had := model[k]; ok != had {
+				t.Fatalf("Delete %q = %v, model %v", k, ok, had)
+			}
+			delete(model, k)
+			delete(expires, k)
+		case 4:
+			at := int64(ops[i+2]) // 0 removes the expiry
+			if ok := d.SetExpire([]byte(k), at); ok {
+				if at == 0 {
+					delete(expires, k)
+				} else {
+					expires[k] = at
+				}
+			} else if _, had := model[k]; had {
+				t.Fatalf("SetExpire %q failed on an existing key", k)
+			}
+		case 5:
+			d.Rehash(int(ops[i+2] % 4))
+		case 6:
+			d.Resize()
+		case 7:
+			// Mutate in place as APPEND does; the key must not change.
+			if o, _ := d.Lookup([]byte(k)); o != nil {
+				o.Str = append(o.Str, 'z')
+				model[k] += "z"
+			}
+		}
+	}
+	modelCheck(t, d, model, expires)
+}
+
+func TestDictRandomModel(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 11))
+	for round := 0; round < 50; round++ {
+		ops := make([]byte, 3*2000)
+		for i := range ops {
+			ops[i] = byte(r.Uint32())
+		}
+		runProgram(t, ops)
+	}
+}
+
+func FuzzDict(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 1, 0, 4, 1, 9, 5, 0, 3})
+	f.Fuzz(func(t *testing.T, ops []byte) { runProgram(t, ops) })
 }
