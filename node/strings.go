@@ -101,13 +101,6 @@ func newStringObject(v []byte) keyspace.Object {
 	return keyspace.Object{Type: keyspace.TypeString, Enc: stringEncoding(v), Str: append([]byte(nil), v...)}
 }
 
-// isCanonicalInt reports whether v is the decimal form of an int64 with no
-// sign other than '-', no leading zeros and no spaces (Redis's string2ll).
-func isCanonicalInt(v []byte) bool {
-	_, ok := parseInt64Strict(v)
-	return ok
-}
-
 // parseInt64Strict parses v as Redis's string2ll does: an optional '-',
 // no leading zeros (except "0" itself), no '+', no spaces, no overflow.
 // A value it accepts prints back to the same bytes.
@@ -975,6 +968,7 @@ func setrangeCommand(s *Server, c *Client, args [][]byte) {
 	}
 	db, key, val := c.db, args[1], args[3]
 	o := s.lookupWrite(db, key)
+	var length int
 	if o == nil {
 		if len(val) == 0 {
 			c.Int(0)
@@ -986,6 +980,7 @@ func setrangeCommand(s *Server, c *Client, args [][]byte) {
 		buf := make([]byte, offset+int64(len(val)))
 		copy(buf[offset:], val)
 		s.setKey(db, key, keyspace.Object{Type: keyspace.TypeString, Enc: keyspace.EncRaw, Str: buf}, false)
+		length = len(buf)
 	} else {
 		if o.Type != keyspace.TypeString {
 			c.Error(errWrongType)
@@ -1011,19 +1006,13 @@ func setrangeCommand(s *Server, c *Client, args [][]byte) {
 		}
 		copy(o.Str[offset:], val)
 		o.Enc, o.Shared = keyspace.EncRaw, false
+		length = len(o.Str)
 		s.keyModified(db, key)
 	}
 	s.notify(notifyString, "setrange", key, db.id)
 	s.dirty++
 	s.propagate(db.id, args)
-	o = s.peekString(db, key)
-	c.Int(int64(len(o.Str)))
-}
-
-// peekString returns the string just written at key.
-func (s *Server) peekString(db *DB, key []byte) *keyspace.Object {
-	o, _ := db.ks.Lookup(key)
-	return o
+	c.Int(int64(length))
 }
 
 // lcsCommand: LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN].
