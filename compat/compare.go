@@ -37,7 +37,9 @@ var defaultModes = map[string]Options{
 	"sunion":          {Mode: "sorted"},
 	"sinter":          {Mode: "sorted"},
 	"sdiff":           {Mode: "sorted"},
-	"command":         {Mode: "sorted"},
+	"command":         {Mode: "commandinfo"},
+	"command|info":    {Mode: "commandinfo"},
+	"command|docs":    {Mode: "commanddocs"},
 	"command|list":    {Mode: "sorted"},
 	"config|get":      {Mode: "config"},
 }
@@ -61,6 +63,14 @@ func (r result) raw() string {
 		return "<" + r.Err + ">"
 	}
 	return strconv.Quote(string(r.V.Encode()))
+}
+
+// normalised is r as compared under mode, quoted.
+func (r result) normalised(mode string) string {
+	if r.Err != "" {
+		return "<" + r.Err + ">"
+	}
+	return strconv.Quote(string(normalise(mode, r.V).Encode()))
 }
 
 // equalResults compares two replies under o.
@@ -90,6 +100,10 @@ func normalise(mode string, v Value) Value {
 		return v.sortedElems(true)
 	case "config":
 		return maskConfig(v).sortedElems(true)
+	case "commandinfo":
+		return sortSubcommandInfo(v).sortedElems(false)
+	case "commanddocs":
+		return sortSubcommandDocs(v).sortedElems(true)
 	case "type":
 		return Value{Type: v.Type, Null: v.Null, Str: errorCode(v)}
 	case "len":
@@ -255,6 +269,44 @@ func maskConfig(v Value) Value {
 	for i := 0; i < len(out.Elems); i += 2 {
 		if harnessConfig[out.Elems[i].Str] {
 			out.Elems[i+1] = Value{Type: '$', Str: "*"}
+		}
+	}
+	return out
+}
+
+// sortSubcommandInfo puts the subcommand entries of COMMAND INFO replies
+// (element 10 of each 10-element entry) in byte order: Redis lists them
+// in its hash table's order, which no other server shares.
+func sortSubcommandInfo(v Value) Value {
+	if !v.IsAggregate() || v.Null {
+		return v
+	}
+	out := v
+	out.Elems = make([]Value, len(v.Elems))
+	for i, e := range v.Elems {
+		out.Elems[i] = sortSubcommandInfo(e)
+	}
+	if len(out.Elems) == 10 && out.Elems[0].Type == '$' && out.Elems[9].IsAggregate() {
+		out.Elems[9] = out.Elems[9].sortedElems(false)
+	}
+	return out
+}
+
+// sortSubcommandDocs puts the "subcommands" map of COMMAND DOCS replies in
+// byte order of its pairs, for the same reason; it finds the map by its
+// key, since in RESP2 a map is a flat array.
+func sortSubcommandDocs(v Value) Value {
+	if !v.IsAggregate() || v.Null {
+		return v
+	}
+	out := v
+	out.Elems = make([]Value, len(v.Elems))
+	for i, e := range v.Elems {
+		out.Elems[i] = sortSubcommandDocs(e)
+	}
+	for i := 0; i+1 < len(out.Elems); i += 2 {
+		if out.Elems[i].Str == "subcommands" && out.Elems[i+1].IsAggregate() {
+			out.Elems[i+1] = out.Elems[i+1].sortedElems(true)
 		}
 	}
 	return out

@@ -123,7 +123,8 @@ func TestRandom(t *testing.T) {
 			}
 			h := fnv.New64a()
 			h.Write([]byte(name))
-			steps := loadKnown(t).filter(t, newGen(seed^h.Sum64()).sequence(cmds, ops))
+			g := newGen(seed^h.Sum64(), e.servedNames(), e.servedGens())
+			steps := loadKnown(t).filter(t, g.sequence(cmds, ops))
 			if resp3 {
 				// The same commands, every reply in its RESP3 shape.
 				hello := Step{Kind: stepCommand, Args: []string{"HELLO", "3"}, Opts: Options{Replies: -1}}
@@ -166,4 +167,42 @@ func TestRandom(t *testing.T) {
 				first, cmdline, fullPath, len(short), path, seq.String(), lastReport)
 		})
 	}
+}
+
+// servedNames lists the catalog's commands that the node serves; a
+// container only once it serves every subcommand (COMMAND INFO lists them).
+func (e *env) servedNames() []string {
+	var out []string
+	for _, name := range e.cat.names() {
+		if !e.prober.served(name) {
+			continue
+		}
+		if e.cat.containers[name] {
+			whole := true
+			for _, sub := range e.cat.names() {
+				if strings.HasPrefix(sub, name+"|") && !e.prober.served(sub) {
+					whole = false
+					break
+				}
+			}
+			if !whole {
+				continue
+			}
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+// servedGens lists every family's generators whose command the node serves.
+func (e *env) servedGens() []genCmd {
+	var out []genCmd
+	for _, f := range families {
+		for _, c := range f.cmds {
+			if e.prober.served(c.key) {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
 }

@@ -47,10 +47,16 @@ func familyNames() []string {
 // each other's data (and each other's types: WRONGTYPE paths run too).
 type gen struct {
 	r *rand.Rand
+	// commands names every command the node serves ("get",
+	// "config|get"), sorted, for the introspection generators.
+	commands []string
+	// others are the served generators of every family, for commands
+	// that take another command line (COMMAND GETKEYS).
+	others []genCmd
 }
 
-func newGen(seed uint64) *gen {
-	return &gen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+func newGen(seed uint64, commands []string, others []genCmd) *gen {
+	return &gen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), commands: commands, others: others}
 }
 
 func (g *gen) intn(n int) int { return g.r.IntN(n) }

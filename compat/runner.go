@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -184,10 +185,69 @@ func (d *divergence) report(where string) string {
 		if len(d.Redis) > 1 {
 			fmt.Fprintf(&b, "  reply %d:\n", i+1)
 		}
-		fmt.Fprintf(&b, "  redis: %s\n         raw %s\n", indentLines(d.Redis[i].String(), "         "), d.Redis[i].raw())
-		fmt.Fprintf(&b, "  node:  %s\n         raw %s\n", indentLines(d.Node[i].String(), "         "), d.Node[i].raw())
+		rr, nr := d.Redis[i].raw(), d.Node[i].raw()
+		if len(rr)+len(nr) > 1000 {
+			// Long replies: the neighbourhood of the first difference
+			// (in the compared, normalised form) says more than two
+			// screens of RESP.
+			if d.Redis[i].Err == "" && d.Node[i].Err == "" {
+				if note := firstElementDiff(normalise(d.Opts.Mode, d.Redis[i].V), normalise(d.Opts.Mode, d.Node[i].V)); note != "" {
+					b.WriteString(note)
+					continue
+				}
+			}
+			rn, nn := d.Redis[i].normalised(d.Opts.Mode), d.Node[i].normalised(d.Opts.Mode)
+			at := commonPrefix(rn, nn)
+			fmt.Fprintf(&b, "  first difference at byte %d of the compared forms (%d and %d bytes):\n", at, len(rn), len(nn))
+			fmt.Fprintf(&b, "  redis: ...%s...\n  node:  ...%s...\n", window(rn, at), window(nn, at))
+			continue
+		}
+		fmt.Fprintf(&b, "  redis: %s\n         raw %s\n", indentLines(d.Redis[i].String(), "         "), rr)
+		fmt.Fprintf(&b, "  node:  %s\n         raw %s\n", indentLines(d.Node[i].String(), "         "), nr)
 	}
 	return b.String()
+}
+
+// firstElementDiff describes the first element at which two aggregates
+// of the same type differ, or returns "" when they are not that.
+func firstElementDiff(a, b Value) string {
+	if !a.IsAggregate() || a.Type != b.Type || a.Null || b.Null {
+		return ""
+	}
+	for i := 0; i < len(a.Elems) || i < len(b.Elems); i++ {
+		var ea, eb string
+		if i < len(a.Elems) {
+			ea = strconv.Quote(string(a.Elems[i].Encode()))
+		}
+		if i < len(b.Elems) {
+			eb = strconv.Quote(string(b.Elems[i].Encode()))
+		}
+		if ea != eb {
+			if ea == "" {
+				ea = "(no such element)"
+			}
+			if eb == "" {
+				eb = "(no such element)"
+			}
+			return fmt.Sprintf("  %d and %d elements (compared form); the first difference is element %d:\n  redis: %s\n  node:  %s\n",
+				len(a.Elems), len(b.Elems), i+1, window(ea, 0), window(eb, 0))
+		}
+	}
+	return ""
+}
+
+func commonPrefix(a, b string) int {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	return i
+}
+
+// window returns s around byte at.
+func window(s string, at int) string {
+	lo, hi := max(0, at-150), min(len(s), at+250)
+	return s[lo:hi]
 }
 
 func indentLines(s, indent string) string {
@@ -386,6 +446,16 @@ func loadCatalog(addr string) (*catalog, error) {
 		return nil, fmt.Errorf("COMMAND on redis-server listed only %d commands", len(cat.arity))
 	}
 	return cat, nil
+}
+
+// names returns every command and subcommand name, sorted.
+func (c *catalog) names() []string {
+	out := make([]string, 0, len(c.arity))
+	for name := range c.arity {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // key names the command args run: "get", or "config|get" for a

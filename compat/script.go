@@ -22,7 +22,8 @@ import (
 //
 // Options (space-separated inside one pair of brackets):
 //
-//	exact sorted sortpairs config type len fields client hello ignore scanall
+//	exact sorted sortpairs config commandinfo commanddocs type len fields
+//	client hello ignore scanall
 //	    the comparison mode (compare.go); default: per command, else exact
 //	approx=N   integers may differ by up to N (TTLs)
 //	n=N        read N replies (default 1); noreply is n=0
@@ -68,7 +69,7 @@ type Case struct {
 }
 
 var modes = map[string]bool{
-	"exact": true, "sorted": true, "sortpairs": true, "config": true, "type": true, "len": true,
+	"exact": true, "sorted": true, "sortpairs": true, "config": true, "commandinfo": true, "commanddocs": true, "type": true, "len": true,
 	"fields": true, "client": true, "hello": true, "ignore": true, "scanall": true,
 	"approx": true,
 }
