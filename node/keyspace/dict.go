@@ -120,24 +120,24 @@ func (d *DB) rehashStep(n int) bool {
 	t0, t1 := &d.tables[0], &d.tables[1]
 	empty := n * 10
 	for ; n > 0 && t0.used > 0; n-- {
-		for t0.buckets[d.rehash] == nilIdx {
+		for t0.buckets[d.rehash] == 0 {
 			d.rehash++
 			if empty--; empty == 0 {
 				return true
 			}
 		}
-		i := t0.buckets[d.rehash]
+		i := t0.buckets[d.rehash] - 1
 		for i != nilIdx {
 			e := d.at(i)
 			next := e.next
 			b := d.hashOfEntry(e) & t1.mask
-			e.next = t1.buckets[b]
-			t1.buckets[b] = i
+			e.next = t1.buckets[b] - 1
+			t1.buckets[b] = i + 1
 			t0.used--
 			t1.used++
 			i = next
 		}
-		t0.buckets[d.rehash] = nilIdx
+		t0.buckets[d.rehash] = 0
 		d.rehash++
 	}
 	if t0.used == 0 {
@@ -154,11 +154,9 @@ func (d *DB) rehashStep(n int) bool {
 func (d *DB) Rehash(buckets int) bool { return d.rehashStep(buckets) }
 
 func newTable(size int) table {
-	t := table{buckets: make([]int32, size), mask: uint64(size - 1)}
-	for i := range t.buckets {
-		t.buckets[i] = nilIdx
-	}
-	return t
+	// Buckets hold an entry index plus one, so that zero means empty and a
+	// new table needs no initialising pass: a big resize costs no pause.
+	return table{buckets: make([]int32, size), mask: uint64(size - 1)}
 }
 
 func nextPow2(n int) int {
@@ -218,7 +216,7 @@ func (d *DB) find(key []byte, h uint64) int32 {
 		if tb.buckets == nil {
 			break
 		}
-		for i := tb.buckets[h&tb.mask]; i != nilIdx; {
+		for i := tb.buckets[h&tb.mask] - 1; i != nilIdx; {
 			e := d.at(i)
 			if e.key == string(key) {
 				return i
@@ -280,8 +278,8 @@ func (d *DB) insert(h uint64, key string) *entry {
 		t = &d.tables[1]
 	}
 	b := h & t.mask
-	e.next = t.buckets[b]
-	t.buckets[b] = i
+	e.next = t.buckets[b] - 1
+	t.buckets[b] = i + 1
 	t.used++
 	return e
 }
@@ -349,11 +347,11 @@ func (d *DB) Delete(key []byte) (Object, bool) {
 		}
 		b := h & tb.mask
 		prev := int32(nilIdx)
-		for i := tb.buckets[b]; i != nilIdx; {
+		for i := tb.buckets[b] - 1; i != nilIdx; {
 			e := d.at(i)
 			if e.key == string(key) {
 				if prev == nilIdx {
-					tb.buckets[b] = e.next
+					tb.buckets[b] = e.next + 1
 				} else {
 					d.at(prev).next = e.next
 				}
@@ -439,7 +437,7 @@ func (d *DB) Scan(cursor uint64, fn func(KeyRef)) uint64 {
 		return 0
 	}
 	emit := func(t *table, b uint64) {
-		for i := t.buckets[b&t.mask]; i != nilIdx; {
+		for i := t.buckets[b&t.mask] - 1; i != nilIdx; {
 			e := d.at(i)
 			next := e.next
 			fn(d.ref(i))
@@ -505,13 +503,13 @@ func (d *DB) RandomKey(r *rand.Rand) (KeyRef, bool) {
 			n0, n1 := len(d.tables[0].buckets), len(d.tables[1].buckets)
 			b := d.rehash + r.IntN(n0+n1-d.rehash)
 			if b >= n0 {
-				head = d.tables[1].buckets[b-n0]
+				head = d.tables[1].buckets[b-n0] - 1
 			} else {
-				head = d.tables[0].buckets[b]
+				head = d.tables[0].buckets[b] - 1
 			}
 		} else {
 			t := &d.tables[0]
-			head = t.buckets[r.Uint64()&t.mask]
+			head = t.buckets[r.Uint64()&t.mask] - 1
 		}
 		if head != nilIdx {
 			break
