@@ -39,6 +39,37 @@ type volatileKey struct {
 	at  int64
 }
 
+// volatileList is an array of volatile keys in fixed-size pages, so that
+// growing it never copies (and pauses on) millions of elements.
+type volatileList struct {
+	pages [][]volatileKey
+	n     int
+}
+
+const volatilePageBits = 12
+
+func (l *volatileList) at(i int32) *volatileKey {
+	return &l.pages[i>>volatilePageBits][i&(1<<volatilePageBits-1)]
+}
+
+func (l *volatileList) push(v volatileKey) {
+	if l.n>>volatilePageBits == len(l.pages) {
+		l.pages = append(l.pages, make([]volatileKey, 1<<volatilePageBits))
+	}
+	*l.at(int32(l.n)) = v
+	l.n++
+}
+
+// pop drops the last element, and the last page once a whole spare page
+// follows the used ones (keeping one avoids churn at a page boundary).
+func (l *volatileList) pop() {
+	l.n--
+	if used := (l.n + 1<<volatilePageBits - 1) >> volatilePageBits; len(l.pages) > used+1 {
+		l.pages[len(l.pages)-1] = nil
+		l.pages = l.pages[:len(l.pages)-1]
+	}
+}
+
 type table struct {
 	buckets []int32
 	mask    uint64
@@ -52,7 +83,7 @@ type DB struct {
 	nslots   int32 // slots handed out from pages so far
 	tables   [2]table
 	rehash   int // next bucket of tables[0] to move; -1 when not rehashing
-	volatile []volatileKey
+	volatile volatileList
 	seed     maphash.Seed
 	// pauseRehash counts active safe iterators; rehash steps are skipped
 	// while any is open, as in Redis.
@@ -76,14 +107,14 @@ func (d *DB) expireOf(e *entry) int64 {
 	if e.vpos == nilIdx {
 		return 0
 	}
-	return d.volatile[e.vpos].at
+	return d.volatile.at(e.vpos).at
 }
 
 // Len is the number of keys, expired ones not yet reclaimed included.
 func (d *DB) Len() int { return d.tables[0].used + d.tables[1].used }
 
 // VolatileLen is the number of keys with an expiry.
-func (d *DB) VolatileLen() int { return len(d.volatile) }
+func (d *DB) VolatileLen() int { return d.volatile.n }
 
 // Buckets reports the bucket counts of both tables, for DEBUG HTSTATS.
 func (d *DB) Buckets() (main, rehashing int) {
@@ -388,10 +419,10 @@ func (d *DB) SetExpire(key []byte, at int64) bool {
 		return true
 	}
 	if e.vpos == nilIdx {
-		e.vpos = int32(len(d.volatile))
-		d.volatile = append(d.volatile, volatileKey{idx: i, at: at})
+		e.vpos = int32(d.volatile.n)
+		d.volatile.push(volatileKey{idx: i, at: at})
 	} else {
-		d.volatile[e.vpos].at = at
+		d.volatile.at(e.vpos).at = at
 	}
 	return true
 }
@@ -402,17 +433,14 @@ func (d *DB) unsetVolatile(i int32) {
 	if p == nilIdx {
 		return
 	}
-	last := int32(len(d.volatile) - 1)
+	last := int32(d.volatile.n - 1)
 	if p != last {
-		moved := d.volatile[last]
-		d.volatile[p] = moved
+		moved := *d.volatile.at(last)
+		*d.volatile.at(p) = moved
 		d.at(moved.idx).vpos = p
 	}
-	d.volatile = d.volatile[:last]
+	d.volatile.pop()
 	e.vpos = nilIdx
-	if cap(d.volatile) > 64 && len(d.volatile) < cap(d.volatile)/4 {
-		d.volatile = append([]volatileKey(nil), d.volatile...)
-	}
 }
 
 // KeyRef is a key found by a scan or a sample. Key aliases the stored
@@ -530,12 +558,12 @@ func (d *DB) RandomKey(r *rand.Rand) (KeyRef, bool) {
 // VolatileAt returns the i-th key with an expiry, 0 <= i < VolatileLen().
 // Deleting a volatile key moves the last one into its place, so a walk by
 // index that deletes at i should look at i again.
-func (d *DB) VolatileAt(i int) KeyRef { return d.ref(d.volatile[i].idx) }
+func (d *DB) VolatileAt(i int) KeyRef { return d.ref(d.volatile.at(int32(i)).idx) }
 
 // RandomVolatile returns a random key that has an expiry.
 func (d *DB) RandomVolatile(r *rand.Rand) (KeyRef, bool) {
-	if len(d.volatile) == 0 {
+	if d.volatile.n == 0 {
 		return KeyRef{}, false
 	}
-	return d.ref(d.volatile[r.IntN(len(d.volatile))].idx), true
+	return d.ref(d.volatile.at(int32(r.IntN(d.volatile.n))).idx), true
 }
