@@ -899,7 +899,7 @@ func (st *clientFamily) resizeReplyBuffer(c *Client, nowMs int64) {
 		c.rbs = min(replyChunkBytes, expand)
 	}
 	if reset := st.replyBuf.peakResetMs; reset >= 0 && nowMs-c.rbpResetAt >= reset {
-		c.rbp = min(int64(len(c.out)), c.rbs)
+		c.rbp = min(int64(c.pendingLen()), c.rbs)
 		c.rbpResetAt = nowMs
 	}
 }

@@ -528,3 +528,51 @@ func diffScript(t *testing.T, node, ref string, script [][]string, norm func(str
 		}
 	}
 }
+
+// BenchmarkProtoGuardPipeline measures the guard's cost per request on a
+// pipeline of small SETs, through redcon's reader as the server uses it.
+func BenchmarkProtoGuardPipeline(b *testing.B) {
+	one := appendCanonicalRequest(nil, [][]byte{[]byte("SET"), []byte("key:000123"), []byte("value-0123")})
+	batch := bytes.Repeat(one, 16)
+	for _, guarded := range []bool{false, true} {
+		name := "redcon"
+		if guarded {
+			name = "guard+redcon"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(one)))
+			src := &repeatReader{batch: batch, left: b.N / 16}
+			var r io.Reader = src
+			if guarded {
+				r = newProtoGuard(&fakeConn{r: src}, nil)
+			}
+			rd := redcon.NewReader(r)
+			b.ResetTimer()
+			for i := 0; i < b.N/16*16; i++ {
+				if _, err := rd.ReadCommand(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// repeatReader yields batch left times, then EOF.
+type repeatReader struct {
+	batch []byte
+	left  int
+	off   int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	if r.left == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.batch[r.off:])
+	r.off += n
+	if r.off == len(r.batch) {
+		r.off = 0
+		r.left--
+	}
+	return n, nil
+}
