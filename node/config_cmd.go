@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"slices"
 	"strconv"
@@ -96,6 +97,12 @@ var (
 			for _, c := range s.clients {
 				c.authenticated = true
 			}
+		}
+		return nil
+	}}
+	applyLogLevel = &applier{name: "loglevel", fn: func(s *Server) error {
+		if lv, ok := s.ext[logLevelExt].(*slog.LevelVar); ok {
+			lv.Set(slogLevel(s.cfg.LogLevel))
 		}
 		return nil
 	}}

@@ -799,7 +799,7 @@ func configTable() []*configParam {
 		enumCfg("supervised", "", immutable, supervisedModes, nil, 0, nil, nil),
 		enumCfg("syslog-facility", "", immutable, syslogFacilities, nil, 128, nil, nil),
 		enumCfg("repl-diskless-load", "", dbg|cfgDenyLoading, disklessLoad, func(c *Config) *string { return &c.ReplDisklessLoad }, 0, nil, nil),
-		enumCfg("loglevel", "", mutable, logLevels, func(c *Config) *string { return &c.LogLevel }, 2, nil, nil),
+		enumCfg("loglevel", "", mutable, logLevels, func(c *Config) *string { return &c.LogLevel }, 2, nil, applyLogLevel),
 		enumCfg("maxmemory-policy", "", mutable, maxmemoryPolicies, func(c *Config) *string { return &c.MaxMemoryPolicy }, 7, nil, nil),
 		enumCfg("appendfsync", "", mutable, fsyncModes, func(c *Config) *string { return &c.AppendFsync }, 1, nil, nil),
 		enumCfg("oom-score-adj", "", mutable, oomScoreAdj, nil, 0, nil, nil),

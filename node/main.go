@@ -46,8 +46,37 @@ func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger
 	if exe, err := os.Executable(); err == nil {
 		cfg.Executable = exe
 	}
-	s := New(cfg, log)
+	// As redis-server, the node logs to logfile, or to stdout when it is
+	// "", at loglevel (which CONFIG SET loglevel changes).
+	out := io.Writer(os.Stdout)
+	if cfg.LogFile != "" {
+		f, err := os.OpenFile(cfg.LogFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			return &ConfigError{Msg: "Can't open the log file: " + strerror(err)}
+		}
+		defer f.Close()
+		out = f
+	}
+	level := new(slog.LevelVar)
+	level.Set(slogLevel(cfg.LogLevel))
+	s := New(cfg, slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level})))
+	s.ext[logLevelExt] = level
 	return s.Run(ctx)
+}
+
+// logLevelExt holds the *slog.LevelVar of a server whose logger follows
+// loglevel.
+const logLevelExt = "loglevel"
+
+// slogLevel maps Redis's log levels to slog's.
+func slogLevel(l string) slog.Level {
+	switch l {
+	case "debug", "verbose":
+		return slog.LevelDebug
+	case "warning":
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
 }
 
 // ParseArgs builds the configuration from redis-server style arguments.
