@@ -40,11 +40,6 @@ func (e *ConfigError) Error() string {
 	return b.String()
 }
 
-// directiveError is a bad directive found by Config.Set.
-type directiveError struct{ msg string }
-
-func (e *directiveError) Error() string { return e.msg }
-
 // maxIncludeDepth bounds nested include directives: Redis recurses without
 // a limit (an include cycle crashes it); the node refuses instead.
 const maxIncludeDepth = 16

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"maps"
 	"slices"
 )
@@ -221,14 +222,20 @@ func (c *Config) Get(name string) (string, bool) {
 	return p.kind.get(c), true
 }
 
-// Set sets a directive as a config file line would (multi-argument
-// directives take their arguments separated by spaces). It does not apply
-// the change to a running server: use CONFIG SET for that.
+// Set applies one directive as a config file line "name arg ..." would
+// (rename-command included). It does not apply the change to a running
+// server: use CONFIG SET for that.
 func (c *Config) Set(name string, args ...string) error {
-	p := lookupConfig(name)
-	if p == nil {
-		return &directiveError{msg: "Bad directive or wrong number of arguments"}
+	line := name
+	for _, a := range args {
+		line += " " + reprString(a)
 	}
-	_, err := p.setArgs(c, args, nil)
-	return err
+	if err := (&configLoader{}).load(c, line, func(int) string { return "" }); err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			return errors.New(ce.Msg)
+		}
+		return err
+	}
+	return nil
 }

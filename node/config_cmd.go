@@ -593,3 +593,43 @@ func (s *Server) rebind() error {
 	}
 	return ls.replace(s.cfg.Bind, s.cfg.Port)
 }
+
+// ---- rename-command ----
+
+// renameExt holds a server's rename-command overrides: name → command,
+// nil for a name renamed away.
+const renameExt = "renames"
+
+func init() {
+	serverInits = append(serverInits, func(s *Server) {
+		if len(s.cfg.RenameCommands) == 0 {
+			return
+		}
+		over := make(map[string]*command)
+		for _, r := range s.cfg.RenameCommands {
+			from := strings.ToLower(r.From)
+			cmd, ok := over[from]
+			if !ok {
+				cmd = lookupCommand([]byte(from))
+			}
+			over[from] = nil
+			if r.To != "" && cmd != nil {
+				over[strings.ToLower(r.To)] = cmd
+			}
+		}
+		s.ext[renameExt] = over
+	})
+}
+
+// lookupCommand finds the command a client names, through the server's
+// rename-command directives.
+func (s *Server) lookupCommand(name []byte) *command {
+	over, ok := s.ext[renameExt].(map[string]*command)
+	if !ok {
+		return lookupCommand(name)
+	}
+	if cmd, renamed := over[strings.ToLower(string(name))]; renamed {
+		return cmd
+	}
+	return lookupCommand(name)
+}

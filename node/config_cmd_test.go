@@ -592,3 +592,27 @@ func TestConfigTimeoutClosesIdleClients(t *testing.T) {
 		runtime.Gosched()
 	}
 }
+
+func TestRenameCommand(t *testing.T) {
+	_, rc := testServer(t, func(c *Config) {
+		if err := c.Set("rename-command", "flushdb", "badger"); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Set("rename-command", "echo", ""); err != nil {
+			t.Fatal(err)
+		}
+	})
+	ctx := context.Background()
+	if _, e := configDo(ctx, rc, "flushdb"); !strings.HasPrefix(e, "ERR unknown command 'flushdb'") {
+		t.Errorf("flushdb after rename: %q", e)
+	}
+	if _, e := configDo(ctx, rc, "BADGER"); e != "" {
+		t.Errorf("badger: %q", e)
+	}
+	if _, e := configDo(ctx, rc, "echo", "x"); !strings.HasPrefix(e, "ERR unknown command 'echo'") {
+		t.Errorf("echo removed: %q", e)
+	}
+	if _, e := configDo(ctx, rc, "ping"); e != "" {
+		t.Errorf("ping: %q", e)
+	}
+}

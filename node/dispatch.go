@@ -154,7 +154,7 @@ func (s *Server) resolve(c *Client, args [][]byte) *command {
 	// lastCmd is what CLIENT LIST shows as cmd: the command looked up,
 	// even when its arity is then refused ("" for an unknown one).
 	c.lastCmd = ""
-	cmd := lookupCommand(args[0])
+	cmd := s.lookupCommand(args[0]) // through rename-command (config_cmd.go)
 	if cmd == nil {
 		c.Error(unknownCommandError(args))
 		return nil
