@@ -191,6 +191,25 @@ func (g *gen) unixSeconds() string {
 	}
 }
 
+// setUnixSeconds and setUnixMillis are for SET's EXAT/PXAT: Redis 7.0's
+// SET stores a key whose absolute expiry is already past (only GETEX and
+// the EXPIRE family delete it at once), and such a key stays in DBSIZE and
+// DEBUG DIGEST until the active expiry cycle happens to reclaim it, on
+// either server. So SET gets future or invalid times only.
+func (g *gen) setUnixSeconds() string {
+	if g.chance(10) {
+		return g.pick("0", "-1", "abc")
+	}
+	return fmt.Sprintf("{now+%d}", 1000+g.r.IntN(100000))
+}
+
+func (g *gen) setUnixMillis() string {
+	if g.chance(10) {
+		return g.pick("0", "-1", "abc")
+	}
+	return fmt.Sprintf("{nowms+%d}", 1000000+g.r.IntN(100000000))
+}
+
 func (g *gen) unixMillis() string {
 	switch g.r.IntN(8) {
 	case 0:

@@ -41,9 +41,9 @@ func genSet(g *gen) []string {
 		case 1:
 			args = append(args, "PX", g.ttlMillis())
 		case 2:
-			args = append(args, "EXAT", g.unixSeconds())
+			args = append(args, "EXAT", g.setUnixSeconds())
 		case 3:
-			args = append(args, "PXAT", g.unixMillis())
+			args = append(args, "PXAT", g.setUnixMillis())
 		case 4:
 			args = append(args, "KEEPTTL")
 		case 5, 6:
