@@ -191,9 +191,18 @@ func (s *Server) Run(ctx context.Context) error {
 	select {
 	case <-s.ctx.Done():
 	case err = <-errc:
+		errc = nil
 	}
 	s.closing.Store(true)
 	s.rs.Close()
+	// redcon's Close does nothing until its Serve has started: a shard
+	// stopped right after Start kept its port (and served on it). Close
+	// the listener too, and wait for Serve to close its connections, so
+	// that the port is free once Done is closed.
+	s.ln.Close()
+	if errc != nil {
+		<-errc
+	}
 	s.shutdownHooks()
 	close(s.done)
 	if err != nil && !errors.Is(err, net.ErrClosed) {

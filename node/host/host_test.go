@@ -3,6 +3,7 @@ package host
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"os"
@@ -300,8 +301,8 @@ func TestHostRestartsExitedEngine(t *testing.T) {
 	eventually(t, "a new engine for the shard", func() error {
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		if h.shards["sh_x"].srv == srv || !h.shards["sh_x"].running() {
-			return errors.New("not restarted yet")
+		if sh := h.shards["sh_x"]; sh.srv == srv || !sh.running() {
+			return fmt.Errorf("not restarted yet (last error: %v)", sh.err)
 		}
 		return nil
 	})
