@@ -28,6 +28,7 @@ import (
 	"github.com/keyfleet/keyfleet/controlplane/pgtest"
 	"github.com/keyfleet/keyfleet/internal/wire"
 	"github.com/keyfleet/keyfleet/node/host"
+	"github.com/keyfleet/keyfleet/proxy"
 )
 
 // noPostgres says why the tests skip; set by TestMain only.
@@ -45,56 +46,64 @@ func TestMain(m *testing.M) {
 	pgtest.Main(m)
 }
 
-// platform is one running control plane and node host.
+// platform is one running control plane, node host and proxy.
 type platform struct {
 	t          *testing.T
 	cpURL      string
 	proxyToken string
+	proxyAddr  string
 	host       *host.Host
 	nodeDir    string
 	portMin    int
 	portMax    int
 }
 
-// startPlatform starts the control plane on a fresh database and a node
-// host registered to it; both stop when the test ends.
+// startPlatform starts the control plane on a fresh database, a node host
+// registered to it and a proxy following its routes. They stop when the
+// test ends in the reverse order, as an operator would stop them: proxy,
+// node host, control plane.
 func startPlatform(t *testing.T) *platform {
 	t.Helper()
 	if noPostgres != nil {
 		t.Skipf("no Postgres binaries, skipping the end-to-end test (it fails instead under CI=true): %v", noPostgres)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	log := testLogger(t)
+	// The proxy's address goes into the databases' URLs, so it listens
+	// before the control plane starts.
+	proxyLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxyAddr := proxyLn.Addr().String()
 	ready := make(chan controlplane.Env, 1)
-	cpDone := make(chan error, 1)
 	opts := controlplane.Options{
 		Listen:            "127.0.0.1:0",
-		ProxyListen:       "127.0.0.1:0",
-		ProxyEndpoint:     "127.0.0.1:6379",
+		ProxyListen:       proxyAddr,
+		ProxyEndpoint:     proxyAddr,
 		DataDir:           t.TempDir(),
 		DatabaseURL:       pgtest.NewDB(t),
 		EncryptionKey:     randomBytes(t, 32),
 		JWTKey:            randomBytes(t, 32),
-		NodeToken:         "kfn_e2e_" + fmt.Sprintf("%x", randomBytes(t, 8)),
-		ProxyToken:        "kfp_e2e_" + fmt.Sprintf("%x", randomBytes(t, 8)),
+		NodeToken:         fmt.Sprintf("kfn_e2e_%x", randomBytes(t, 8)),
+		ProxyToken:        fmt.Sprintf("kfp_e2e_%x", randomBytes(t, 8)),
 		HeartbeatInterval: 100 * time.Millisecond,
 		ProvisionTimeout:  time.Minute,
 		Log:               log.With("component", "controlplane"),
 		Ready:             func(env controlplane.Env) { ready <- env },
 	}
-	go func() { cpDone <- controlplane.Run(ctx, opts) }()
+	cpDone := start(t, "control plane", func(ctx context.Context) error { return controlplane.Run(ctx, opts) })
 	var env controlplane.Env
 	select {
 	case env = <-ready:
-	case err := <-cpDone:
-		cancel()
-		t.Fatalf("control plane stopped before serving: %v", err)
+	case <-cpDone:
+		proxyLn.Close()
+		t.Fatal("control plane stopped before serving")
 	case <-time.After(60 * time.Second):
-		cancel()
+		proxyLn.Close()
 		t.Fatal("control plane did not start in 60s")
 	}
 
-	p := &platform{t: t, cpURL: env.ControlPlaneURL, proxyToken: opts.ProxyToken, nodeDir: t.TempDir()}
+	p := &platform{t: t, cpURL: env.ControlPlaneURL, proxyToken: opts.ProxyToken, nodeDir: t.TempDir(), proxyAddr: proxyAddr}
 	p.portMin, p.portMax = freePortRange(t, 10)
 	h, err := host.New(host.Options{
 		ControlPlane: env.ControlPlaneURL,
@@ -108,26 +117,51 @@ func startPlatform(t *testing.T) *platform {
 		MaxBackoff:   time.Second,
 	}, log.With("component", "node"))
 	if err != nil {
-		cancel()
+		proxyLn.Close()
 		t.Fatal(err)
 	}
 	p.host = h
-	hostDone := make(chan error, 1)
-	go func() { hostDone <- h.Run(ctx) }()
+	start(t, "node host", h.Run)
+	px, err := proxy.New(proxy.Options{
+		Listener:      proxyLn,
+		ControlPlane:  env.ControlPlaneURL,
+		ProxyToken:    opts.ProxyToken,
+		ID:            "e2e-proxy",
+		PollWait:      5 * time.Second,
+		UsageInterval: time.Second,
+		Logger:        log,
+	})
+	if err != nil {
+		proxyLn.Close()
+		t.Fatal(err)
+	}
+	start(t, "proxy", px.Serve)
+	return p
+}
+
+// start runs a component until the test ends; t.Cleanup stops components
+// in the reverse order of their start and waits for each to return.
+func start(t *testing.T, name string, run func(context.Context) error) <-chan struct{} {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	var err error
+	go func() {
+		defer close(done)
+		err = run(ctx)
+	}()
 	t.Cleanup(func() {
 		cancel()
-		for name, ch := range map[string]chan error{"node host": hostDone, "control plane": cpDone} {
-			select {
-			case err := <-ch:
-				if err != nil {
-					t.Errorf("%s: %v", name, err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Errorf("%s did not stop in 30s", name)
+		select {
+		case <-done:
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
 			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("%s did not stop in 30s", name)
 		}
 	})
-	return p
+	return done
 }
 
 func TestEndToEndDatabaseLifecycle(t *testing.T) {
@@ -183,6 +217,7 @@ func TestEndToEndDatabaseLifecycle(t *testing.T) {
 	if slots != 16384 {
 		t.Errorf("shards cover %d slots, want 16384", slots)
 	}
+	checkThroughProxy(t, db.URL, route)
 
 	// Deleting the database stops its shards and removes their data.
 	p.call("DELETE", "/v1/databases/"+db.ID, token, nil, http.StatusNoContent, nil)
@@ -202,6 +237,87 @@ func TestEndToEndDatabaseLifecycle(t *testing.T) {
 	waitUntil(t, 30*time.Second, "the database to be gone", func() (bool, error) {
 		return p.status("GET", "/v1/databases/"+db.ID, token) == http.StatusNotFound, nil
 	})
+	// The proxy no longer lets anyone in with the database's URL.
+	waitUntil(t, 30*time.Second, "the proxy to refuse the deleted database", func() (bool, error) {
+		return pingURL(db.URL) != nil, nil
+	})
+	if err := pingURL(db.URL); err == nil || !strings.Contains(err.Error(), "WRONGPASS") {
+		t.Errorf("connecting to a deleted database: %v, want WRONGPASS", err)
+	}
+}
+
+// checkThroughProxy uses the database as a tenant does: a go-redis client
+// (RESP3 through HELLO 3 AUTH) from the redis:// URL, through the proxy,
+// with keys that spread over every shard.
+func checkThroughProxy(t *testing.T, dbURL string, route wire.DatabaseRoute) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	waitUntil(t, 30*time.Second, "the proxy to serve the database", func() (bool, error) {
+		return pingURL(dbURL) == nil, nil
+	})
+	opt, err := redis.ParseURL(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := redis.NewClient(opt)
+	defer rc.Close()
+
+	const n = 300
+	kv := make([]any, 0, 2*n)
+	keys := make([]string, 0, n)
+	for i := range n {
+		k := fmt.Sprintf("user:%d", i)
+		keys = append(keys, k)
+		kv = append(kv, k, fmt.Sprintf("v%d", i))
+	}
+	if err := rc.MSet(ctx, kv...).Err(); err != nil {
+		t.Fatalf("MSET through the proxy: %v", err)
+	}
+	vals, err := rc.MGet(ctx, keys...).Result()
+	if err != nil {
+		t.Fatalf("MGET through the proxy: %v", err)
+	}
+	for i, v := range vals {
+		if v != fmt.Sprintf("v%d", i) {
+			t.Fatalf("MGET %s = %v, want v%d", keys[i], v, i)
+		}
+	}
+	if size, err := rc.DBSize(ctx).Result(); err != nil || size != n {
+		t.Errorf("DBSIZE through the proxy = %d, %v, want %d", size, err, n)
+	}
+	if got, err := rc.Incr(ctx, "counter").Result(); err != nil || got != 1 {
+		t.Errorf("INCR through the proxy = %d, %v", got, err)
+	}
+
+	// Every shard holds part of the data, and together all of it.
+	total := int64(0)
+	for _, sh := range route.Shards {
+		direct := redis.NewClient(&redis.Options{Addr: sh.Primary, Password: sh.Password, Protocol: 2, DisableIdentity: true})
+		size, err := direct.DBSize(ctx).Result()
+		direct.Close()
+		if err != nil || size == 0 {
+			t.Errorf("shard %s holds %d keys (%v): the keys did not spread", sh.ShardID, size, err)
+		}
+		total += size
+	}
+	if total != n+1 {
+		t.Errorf("shards hold %d keys together, want %d", total, n+1)
+	}
+}
+
+// pingURL connects with a database URL and PINGs once.
+func pingURL(dbURL string) error {
+	opt, err := redis.ParseURL(dbURL)
+	if err != nil {
+		return err
+	}
+	opt.MaxRetries = -1
+	rc := redis.NewClient(opt)
+	defer rc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return rc.Ping(ctx).Err()
 }
 
 // checkShardAuth checks that a shard refuses commands before AUTH, refuses
