@@ -93,6 +93,7 @@ type protoGuard struct {
 
 	st          guardState
 	argsLeft    int64
+	reqArgs     int64 // argument count of the request being parsed
 	bulkLeft    int64 // payload bytes still expected
 	trailerLeft int   // trailer bytes still expected (Redis skips them unchecked)
 	bulkLen     int64 // length of the bulk being read, -1 outside a bulk
@@ -136,6 +137,15 @@ func (g *protoGuard) Read(p []byte) (int, error) {
 	for {
 		if g.boundary > g.opos {
 			n := copy(p, g.out[g.opos:g.boundary])
+			g.opos += n
+			g.compactOut()
+			g.qbLen.Store(g.queryLen())
+			return n, nil
+		}
+		if g.streamable() {
+			// A big argument of a request with few arguments streams to
+			// redcon as it arrives rather than being held twice.
+			n := copy(p, g.out[g.opos:])
 			g.opos += n
 			g.compactOut()
 			g.qbLen.Store(g.queryLen())
@@ -215,6 +225,20 @@ func (g *protoGuard) queryLen() int64 {
 	return int64(len(g.raw)-g.rpos) + g.argBytes
 }
 
+// streamLimits: a partial request is handed to redcon before it is
+// complete only when it has at most streamMaxArgs arguments (redcon
+// re-scans an incomplete request's argument headers on every read) and
+// at least streamMinBytes are pending.
+const (
+	streamMaxArgs  = 1024
+	streamMinBytes = 64 << 10
+)
+
+func (g *protoGuard) streamable() bool {
+	return g.st != gsRequest && g.reqArgs <= streamMaxArgs &&
+		g.fail == "" && len(g.out)-max(g.opos, g.boundary) >= streamMinBytes && g.opos >= g.boundary
+}
+
 // compactOut drops what redcon has taken, without moving a big partial
 // request on every read.
 func (g *protoGuard) compactOut() {
@@ -224,13 +248,13 @@ func (g *protoGuard) compactOut() {
 		} else {
 			g.out = g.out[:0]
 		}
-		g.boundary -= g.opos
+		g.boundary = max(g.boundary-g.opos, 0)
 		g.opos = 0
 		return
 	}
 	if g.opos > len(g.out)/2 {
 		g.out = g.out[:copy(g.out, g.out[g.opos:])]
-		g.boundary -= g.opos
+		g.boundary = max(g.boundary-g.opos, 0)
 		g.opos = 0
 	}
 }
@@ -238,8 +262,9 @@ func (g *protoGuard) compactOut() {
 // failWith records a protocol error; nothing after it is parsed.
 func (g *protoGuard) failWith(msg string) {
 	g.fail = msg
-	// A partial request is never run.
-	g.out = g.out[:g.boundary]
+	// A partial request is never run (a part already streamed to redcon
+	// stays incomplete there).
+	g.out = g.out[:max(g.boundary, g.opos)]
 }
 
 // parse turns raw bytes into canonical requests until it runs out of
@@ -252,7 +277,7 @@ func (g *protoGuard) parse(want int) bool {
 		if g.fail != "" || g.closeErr != nil {
 			return true
 		}
-		ready := g.boundary - g.opos
+		ready := max(g.boundary-g.opos, 0)
 		if ready >= want {
 			return true
 		}
@@ -389,6 +414,7 @@ func (g *protoGuard) parseMultibulkHeader(ready int) bool {
 	g.out = strconv.AppendInt(g.out, n, 10)
 	g.out = append(g.out, '\r', '\n')
 	g.argsLeft = n
+	g.reqArgs = n
 	g.st = gsBulkHeader
 	return true
 }
