@@ -266,19 +266,6 @@ func isRefused(err error) bool {
 	return errors.As(err, &op)
 }
 
-// authPing is pingWith for tests that need the engine's AUTH command.
-// Until the connection commands land in the engine (issue 3), a shard
-// answers AUTH with "unknown command" and those tests skip.
-// TODO(issue 3): drop the skip once AUTH exists.
-func authPing(t *testing.T, port int, password string) (string, error) {
-	t.Helper()
-	pong, err := pingWith(port, password)
-	if err != nil && strings.Contains(err.Error(), "unknown command 'auth'") {
-		t.Skip("the engine has no AUTH command yet (issue 3): cannot check password-protected PING")
-	}
-	return pong, err
-}
-
 type quietLogger struct{}
 
 func (quietLogger) Printf(context.Context, string, ...any) {}

@@ -32,10 +32,10 @@ func TestHostStartsReconfiguresAndStopsShards(t *testing.T) {
 		if _, err := pingWith(d.Port, ""); !isNoAuth(err) {
 			t.Errorf("PING without AUTH on %s: err %v, want NOAUTH", d.ShardID, err)
 		}
-		if _, err := authPing(t, d.Port, "wrong"); err == nil || !strings.HasPrefix(err.Error(), "WRONGPASS") {
+		if _, err := pingWith(d.Port, "wrong"); err == nil || !strings.HasPrefix(err.Error(), "WRONGPASS") {
 			t.Errorf("AUTH with a wrong password on %s: err %v, want WRONGPASS", d.ShardID, err)
 		}
-		if pong, err := authPing(t, d.Port, d.Password); err != nil || pong != "PONG" {
+		if pong, err := pingWith(d.Port, d.Password); err != nil || pong != "PONG" {
 			t.Errorf("PING after AUTH on %s = %q, %v", d.ShardID, pong, err)
 		}
 		if fi, err := os.Stat(filepath.Join(dir, "shards", d.ShardID)); err != nil || !fi.IsDir() {
@@ -53,13 +53,13 @@ func TestHostStartsReconfiguresAndStopsShards(t *testing.T) {
 	if got["sh_a"].Error != "" {
 		t.Errorf("sh_a after reconfigure: %+v", got["sh_a"])
 	}
-	if _, err := authPing(t, a.Port, "pw-sh_a"); err == nil {
+	if _, err := pingWith(a.Port, "pw-sh_a"); err == nil {
 		t.Error("the old password still authenticates after rotation")
 	}
-	if pong, err := authPing(t, a.Port, "rotated"); err != nil || pong != "PONG" {
+	if pong, err := pingWith(a.Port, "rotated"); err != nil || pong != "PONG" {
 		t.Errorf("PING with the rotated password = %q, %v", pong, err)
 	}
-	if _, err := authPing(t, b.Port, b.Password); !isRefused(err) {
+	if _, err := pingWith(b.Port, b.Password); !isRefused(err) {
 		t.Errorf("removed shard sh_b still answers on its port: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "shards", "sh_b")); !errors.Is(err, fs.ErrNotExist) {
@@ -87,7 +87,7 @@ func TestHostResumesFromStateWhileControlPlaneIsDown(t *testing.T) {
 	_, stop := runHost(t, cp, dir)
 	cp.waitShards("shard serving", serving("sh_r"))
 	stop()
-	if _, err := authPing(t, port, d.Password); !isRefused(err) {
+	if _, err := pingWith(port, d.Password); !isRefused(err) {
 		t.Fatalf("shard still answers after the host stopped: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "shards", "sh_r")); err != nil {
@@ -97,7 +97,7 @@ func TestHostResumesFromStateWhileControlPlaneIsDown(t *testing.T) {
 	cp.setDown(true)
 	h, _ := runHost(t, cp, dir)
 	eventually(t, "the shard back on its port from state.json", func() error {
-		_, err := authPing(t, port, d.Password)
+		_, err := pingWith(port, d.Password)
 		return err
 	})
 	if h.NodeID() != "node-n1" {
@@ -118,7 +118,7 @@ func TestHostKeepsServingThroughControlPlaneOutage(t *testing.T) {
 
 	cp.setDown(true)
 	cp.waitFor("several refused attempts", func(cp *fakeCP) bool { return cp.refused >= 4 })
-	if pong, err := authPing(t, a.Port, a.Password); err != nil || pong != "PONG" {
+	if pong, err := pingWith(a.Port, a.Password); err != nil || pong != "PONG" {
 		t.Fatalf("PING during the outage = %q, %v", pong, err)
 	}
 
@@ -127,7 +127,7 @@ func TestHostKeepsServingThroughControlPlaneOutage(t *testing.T) {
 	cp.setDesired(a, b)
 	cp.setDown(false)
 	cp.waitShards("both shards after the outage", serving("sh_o", "sh_p"))
-	if pong, err := authPing(t, b.Port, b.Password); err != nil || pong != "PONG" {
+	if pong, err := pingWith(b.Port, b.Password); err != nil || pong != "PONG" {
 		t.Errorf("PING on the shard added after the outage = %q, %v", pong, err)
 	}
 }
@@ -144,7 +144,7 @@ func TestHostReconcileIsIdempotent(t *testing.T) {
 	h.mu.Lock()
 	srv := h.shards["sh_i"].srv
 	h.mu.Unlock()
-	if _, err := authPing(t, port, d.Password); err != nil {
+	if _, err := pingWith(port, d.Password); err != nil {
 		t.Fatal(err)
 	}
 	opsBefore := srv.Status().TotalCommands
@@ -196,7 +196,7 @@ func TestHostReportsPortInUseAndRecovers(t *testing.T) {
 	}
 	ln.Close()
 	cp.waitShards("shard serving once the port is free", serving("sh_busy"))
-	if pong, err := authPing(t, port, d.Password); err != nil || pong != "PONG" {
+	if pong, err := pingWith(port, d.Password); err != nil || pong != "PONG" {
 		t.Errorf("PING = %q, %v", pong, err)
 	}
 }
@@ -262,7 +262,7 @@ func TestHostKeepsRunningShardOnBadUpdate(t *testing.T) {
 	if s := got["sh_u"]; s.Role != "primary" || !strings.Contains(s.Error, "maxmemory-policy") {
 		t.Errorf("status = %+v, want still primary with the refusal", s)
 	}
-	if pong, err := authPing(t, port, d.Password); err != nil || pong != "PONG" {
+	if pong, err := pingWith(port, d.Password); err != nil || pong != "PONG" {
 		t.Errorf("PING after a refused update = %q, %v", pong, err)
 	}
 }
@@ -306,7 +306,7 @@ func TestHostRestartsExitedEngine(t *testing.T) {
 		}
 		return nil
 	})
-	if pong, err := authPing(t, port, d.Password); err != nil || pong != "PONG" {
+	if pong, err := pingWith(port, d.Password); err != nil || pong != "PONG" {
 		t.Errorf("PING after restart = %q, %v", pong, err)
 	}
 }
