@@ -176,7 +176,8 @@ func (s *Server) resolve(c *Client, args [][]byte) *command {
 	}
 	c.lastCmd = cmd.Name
 	if (cmd.Arity > 0 && len(args) != cmd.Arity) || len(args) < -cmd.Arity {
-		c.Error(fmt.Sprintf("ERR wrong number of arguments for '%s' command", cmd.Name))
+		// Counted as the command's rejected_calls (INFO commandstats).
+		s.rejectCommand(c, cmd, fmt.Sprintf("ERR wrong number of arguments for '%s' command", cmd.Name))
 		return nil
 	}
 	return cmd
@@ -210,7 +211,7 @@ func (s *Server) execute(c *Client, args [][]byte) {
 	cmd := s.resolve(c, args)
 	if cmd != nil {
 		if s.authRequired(c) && !cmd.Has(commands.NoAuth) {
-			c.Error(errNoAuth)
+			s.rejectCommand(c, cmd, errNoAuth)
 			cmd = nil
 		}
 	}

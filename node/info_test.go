@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -211,5 +212,40 @@ func TestInfoLatencyStats(t *testing.T) {
 	rc.Do(ctx, "config", "resetstat")
 	if v := lat("set"); v != "" {
 		t.Errorf("after resetstat: %q", v)
+	}
+}
+
+// TestInfoRejectedCalls: arity and NOAUTH refusals count as the
+// command's rejected_calls, as unit/info's errorstats tests expect.
+func TestInfoRejectedCalls(t *testing.T) {
+	s, rc := testServer(t, nil)
+	ctx := context.Background()
+	rc.Do(ctx, "set", "k")
+	rc.Set(ctx, "k1", "v1", 0)
+	rc.Set(ctx, "k2", "v2", 0)
+	info, _ := rc.Info(ctx, "commandstats", "errorstats").Result()
+	if v, _ := infoFieldValue([]byte(info), "cmdstat_set"); !strings.HasPrefix(v, "calls=2,") || !strings.HasSuffix(v, ",rejected_calls=1,failed_calls=0") {
+		t.Errorf("cmdstat_set:%s", v)
+	}
+	if v, _ := infoFieldValue([]byte(info), "errorstat_ERR"); v != "count=1" {
+		t.Errorf("errorstat_ERR:%s", v)
+	}
+	rc.ConfigSet(ctx, "requirepass", "pw")
+	// A raw connection: a client library may send more than the GET.
+	nc, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.Write([]byte("GET k\r\n"))
+	if line, _ := bufio.NewReader(nc).ReadString('\n'); !strings.HasPrefix(line, "-NOAUTH") {
+		t.Fatalf("GET without AUTH: %q", line)
+	}
+	info, _ = rc.Info(ctx, "commandstats", "errorstats").Result()
+	if v, _ := infoFieldValue([]byte(info), "cmdstat_get"); !strings.Contains(v, "rejected_calls=1") {
+		t.Errorf("cmdstat_get after NOAUTH:%s", v)
+	}
+	if v, _ := infoFieldValue([]byte(info), "errorstat_NOAUTH"); v != "count=1" {
+		t.Errorf("errorstat_NOAUTH:%s", v)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 )
 
 // Usage is the standalone node's --help text, after redis-server's.
@@ -59,8 +60,21 @@ func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger
 	}
 	level := new(slog.LevelVar)
 	level.Set(slogLevel(cfg.LogLevel))
-	s := New(cfg, slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level})))
+	logger := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
+	// Redis's start-up lines, which tools (and Redis's test suite) read.
+	logger.Warn(fmt.Sprintf("Redis version=%s, bits=%d, keyfleet=%s, PID: %d, just started",
+		Version, strconv.IntSize, KeyfleetVersion, os.Getpid()))
+	if cfg.ConfigFile == "" {
+		logger.Warn("Warning: no config file specified, using the default config.")
+	} else {
+		logger.Warn("Configuration loaded", "file", cfg.ConfigFile)
+	}
+	s := New(cfg, logger)
 	s.ext[logLevelExt] = level
+	if err := s.Listen(); err != nil {
+		logger.Warn(fmt.Sprintf("Failed listening on port %d (TCP), aborting.", cfg.Port), "err", err)
+		return err
+	}
 	return s.Run(ctx)
 }
 

@@ -186,7 +186,7 @@ func (s *Server) Run(ctx context.Context) error {
 	// Every connection goes through the protocol guard (protoguard.go).
 	go func() { errc <- s.rs.Serve(guardListener{s.ln}) }()
 	go s.cronLoop(s.ctx)
-	s.log.Info("ready to accept connections", "addr", s.ln.Addr().String())
+	s.log.Info("Ready to accept connections tcp", "addr", s.ln.Addr().String())
 	var err error
 	select {
 	case <-s.ctx.Done():
