@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,6 +54,9 @@ type platform struct {
 	proxyToken string
 	proxyAddr  string
 	host       *host.Host
+	hostOpts   host.Options
+	hostLog    *slog.Logger
+	stopHost   func()
 	nodeDir    string
 	portMin    int
 	portMax    int
@@ -91,7 +95,7 @@ func startPlatform(t *testing.T) *platform {
 		Log:               log.With("component", "controlplane"),
 		Ready:             func(env controlplane.Env) { ready <- env },
 	}
-	cpDone := start(t, "control plane", func(ctx context.Context) error { return controlplane.Run(ctx, opts) })
+	cpDone, _ := start(t, "control plane", func(ctx context.Context) error { return controlplane.Run(ctx, opts) })
 	var env controlplane.Env
 	select {
 	case env = <-ready:
@@ -105,7 +109,7 @@ func startPlatform(t *testing.T) *platform {
 
 	p := &platform{t: t, cpURL: env.ControlPlaneURL, proxyToken: opts.ProxyToken, nodeDir: t.TempDir(), proxyAddr: proxyAddr}
 	p.portMin, p.portMax = freePortRange(t, 10)
-	h, err := host.New(host.Options{
+	p.hostOpts = host.Options{
 		ControlPlane: env.ControlPlaneURL,
 		NodeToken:    opts.NodeToken,
 		Advertise:    "127.0.0.1",
@@ -115,13 +119,9 @@ func startPlatform(t *testing.T) *platform {
 		MemoryMB:     1024,
 		Name:         "e2e-node",
 		MaxBackoff:   time.Second,
-	}, log.With("component", "node"))
-	if err != nil {
-		proxyLn.Close()
-		t.Fatal(err)
 	}
-	p.host = h
-	start(t, "node host", h.Run)
+	p.hostLog = log.With("component", "node")
+	p.startHost()
 	px, err := proxy.New(proxy.Options{
 		Listener:      proxyLn,
 		ControlPlane:  env.ControlPlaneURL,
@@ -139,29 +139,34 @@ func startPlatform(t *testing.T) *platform {
 	return p
 }
 
-// start runs a component until the test ends; t.Cleanup stops components
-// in the reverse order of their start and waits for each to return.
-func start(t *testing.T, name string, run func(context.Context) error) <-chan struct{} {
+// start runs a component until the test ends or stop is called; t.Cleanup
+// stops components in the reverse order of their start and waits for
+// each to return.
+func start(t *testing.T, name string, run func(context.Context) error) (done <-chan struct{}, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
+	ch := make(chan struct{})
 	var err error
 	go func() {
-		defer close(done)
+		defer close(ch)
 		err = run(ctx)
 	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-			if err != nil {
-				t.Errorf("%s: %v", name, err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-ch:
+				if err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Errorf("%s did not stop in 30s", name)
 			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("%s did not stop in 30s", name)
-		}
-	})
-	return done
+		})
+	}
+	t.Cleanup(stop)
+	return ch, stop
 }
 
 func TestEndToEndDatabaseLifecycle(t *testing.T) {
@@ -218,6 +223,47 @@ func TestEndToEndDatabaseLifecycle(t *testing.T) {
 		t.Errorf("shards cover %d slots, want 16384", slots)
 	}
 	checkThroughProxy(t, db.URL, route)
+
+	// Resizing and changing the policy reconfigures the running shards in
+	// place: same engines, same data, new limits.
+	p.call("PATCH", "/v1/databases/"+db.ID, token, map[string]any{"memory_mb": 192, "eviction_policy": "volatile-lru"}, http.StatusOK, &db)
+	for _, sh := range route.Shards {
+		before := shardKeys(t, sh)
+		waitUntil(t, 30*time.Second, "shard "+sh.ShardID+" reconfigured", func() (bool, error) {
+			mm, policy := shardConfig(t, sh)
+			return mm == fmt.Sprint(64<<20) && policy == "volatile-lru", nil
+		})
+		if after := shardKeys(t, sh); after != before {
+			t.Errorf("shard %s holds %d keys after the resize, %d before: it was restarted", sh.ShardID, after, before)
+		}
+	}
+
+	// A node host that restarts brings its shards back on their ports
+	// from its saved state, and the database serves again through the
+	// proxy (empty: it has no persistence).
+	p.stopHost()
+	for _, sh := range route.Shards {
+		if c, err := net.DialTimeout("tcp", sh.Primary, time.Second); err == nil {
+			c.Close()
+			t.Fatalf("shard %s still serves with its node host stopped", sh.ShardID)
+		}
+	}
+	p.startHost()
+	waitUntil(t, 30*time.Second, "the shards back after the node host restarted", func() (bool, error) {
+		for _, sh := range route.Shards {
+			if err := pingShard(sh); err != nil {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	waitUntil(t, 30*time.Second, "the database serving again through the proxy", func() (bool, error) {
+		return pingURL(db.URL) == nil, nil
+	})
+	if mm, policy := shardConfig(t, route.Shards[0]); mm != fmt.Sprint(64<<20) || policy != "volatile-lru" {
+		t.Errorf("after the restart shard %s has maxmemory %s policy %s, want its latest desired 64 MiB volatile-lru",
+			route.Shards[0].ShardID, mm, policy)
+	}
 
 	// Deleting the database stops its shards and removes their data.
 	p.call("DELETE", "/v1/databases/"+db.ID, token, nil, http.StatusNoContent, nil)
@@ -306,6 +352,43 @@ func checkThroughProxy(t *testing.T, dbURL string, route wire.DatabaseRoute) {
 	}
 }
 
+// shardKeys is a shard's DBSIZE, asked directly with its internal password.
+func shardKeys(t *testing.T, sh wire.ShardRoute) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rc := redis.NewClient(&redis.Options{Addr: sh.Primary, Password: sh.Password, Protocol: 2, DisableIdentity: true})
+	defer rc.Close()
+	n, err := rc.DBSize(ctx).Result()
+	if err != nil {
+		t.Fatalf("shard %s: DBSIZE: %v", sh.ShardID, err)
+	}
+	return n
+}
+
+// shardConfig is a shard's maxmemory and maxmemory-policy.
+func shardConfig(t *testing.T, sh wire.ShardRoute) (maxmemory, policy string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rc := redis.NewClient(&redis.Options{Addr: sh.Primary, Password: sh.Password, Protocol: 2, DisableIdentity: true})
+	defer rc.Close()
+	cfg, err := rc.ConfigGet(ctx, "maxmemory*").Result()
+	if err != nil {
+		t.Fatalf("shard %s: CONFIG GET: %v", sh.ShardID, err)
+	}
+	return cfg["maxmemory"], cfg["maxmemory-policy"]
+}
+
+// pingShard PINGs a shard directly with its internal password.
+func pingShard(sh wire.ShardRoute) error {
+	rc := redis.NewClient(&redis.Options{Addr: sh.Primary, Password: sh.Password, Protocol: 2, DisableIdentity: true, MaxRetries: -1})
+	defer rc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return rc.Ping(ctx).Err()
+}
+
 // pingURL connects with a database URL and PINGs once.
 func pingURL(dbURL string) error {
 	opt, err := redis.ParseURL(dbURL)
@@ -341,12 +424,20 @@ func checkShardAuth(t *testing.T, sh wire.ShardRoute) {
 		t.Errorf("shard %s: PING with the internal password = %q, %v", sh.ShardID, pong, err)
 		return
 	}
-	cfg, err := rc.ConfigGet(ctx, "maxmemory*").Result()
-	if err != nil {
-		t.Errorf("shard %s: CONFIG GET: %v", sh.ShardID, err)
-	} else if cfg["maxmemory"] != fmt.Sprint(32<<20) || cfg["maxmemory-policy"] != "allkeys-lru" {
-		t.Errorf("shard %s: maxmemory %q policy %q, want 32 MiB allkeys-lru", sh.ShardID, cfg["maxmemory"], cfg["maxmemory-policy"])
+	if mm, policy := shardConfig(t, sh); mm != fmt.Sprint(32<<20) || policy != "allkeys-lru" {
+		t.Errorf("shard %s: maxmemory %q policy %q, want 32 MiB allkeys-lru", sh.ShardID, mm, policy)
 	}
+}
+
+// startHost starts (or restarts) the node host on its data dir.
+func (p *platform) startHost() {
+	p.t.Helper()
+	h, err := host.New(p.hostOpts, p.hostLog)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.host = h
+	_, p.stopHost = start(p.t, "node host", h.Run)
 }
 
 func (p *platform) signup(email, password string) string {
