@@ -176,6 +176,9 @@ func TestDebugNeverCrashes(t *testing.T) {
 			t.Errorf("DEBUG %s = %q", sub, got)
 		}
 	}
+	if got := c.do("debug", "populate", "1", "big", "100000000000"); got != "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n" {
+		t.Errorf("POPULATE of 100GB values = %q", got)
+	}
 	if got := c.do("ping"); got != "+PONG\r\n" {
 		t.Fatalf("server after the crash requests: %q", got)
 	}

@@ -494,6 +494,11 @@ func debugPopulate(s *Server, c *Client, args [][]byte) {
 		if size, ok = positiveArg(c, args[4]); !ok {
 			return
 		}
+		// Redis would abort on the allocation; the node refuses instead.
+		if size > s.cfg.ProtoMaxBulkLen {
+			c.Error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+			return
+		}
 	}
 	prefix := "key"
 	if len(args) >= 4 {
