@@ -137,8 +137,11 @@ func (h *Host) Run(ctx context.Context) error {
 				// Log the first failure and then sparsely: an outage can
 				// last hours at one attempt per backoff.
 				if failures&(failures-1) == 0 {
-					h.log.Warn("control plane unreachable; shards keep serving their last desired state",
-						"consecutive_failures", failures, "err", err)
+					msg := "control plane unreachable; shards keep serving their last desired state"
+					if he := (*HTTPError)(nil); errors.As(err, &he) && !he.transient() {
+						msg = "control plane refused this node (check --node-token); shards keep serving their last desired state"
+					}
+					h.log.Warn(msg, "consecutive_failures", failures, "err", err)
 				}
 				next = time.Now().Add(h.backoff(failures))
 			} else {
