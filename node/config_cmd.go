@@ -633,3 +633,22 @@ func (s *Server) lookupCommand(name []byte) *command {
 	}
 	return lookupCommand(name)
 }
+
+// errProtectedMode is Redis's refusal of a remote connection in protected
+// mode, byte for byte.
+const errProtectedMode = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n"
+
+// protectedModeDenies refuses (and answers) a connection from outside the
+// loopback interface while protected-mode is on and no password is set,
+// as Redis's clientAcceptHandler. Called with s.mu held.
+func (s *Server) protectedModeDenies(nc net.Conn) bool {
+	if !s.cfg.ProtectedMode || s.cfg.RequirePass != "" || nc == nil {
+		return false
+	}
+	if (&Client{nc: nc, addr: nc.RemoteAddr().String()}).isLocal() {
+		return false
+	}
+	nc.Write([]byte(errProtectedMode))
+	s.stats.rejectedConns++
+	return true
+}

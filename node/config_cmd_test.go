@@ -616,3 +616,35 @@ func TestRenameCommand(t *testing.T) {
 		t.Errorf("ping: %q", e)
 	}
 }
+
+func TestProtectedMode(t *testing.T) {
+	s, _ := testServer(t, nil)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	remote := &remoteConn{remote: &net.TCPAddr{IP: net.IPv4(10, 1, 2, 3), Port: 5000}}
+	local := &remoteConn{remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5000}}
+	if s.protectedModeDenies(local) {
+		t.Error("loopback client refused")
+	}
+	if !s.protectedModeDenies(remote) || !strings.HasPrefix(remote.written.String(), "-DENIED Redis is running in protected mode") {
+		t.Errorf("remote client accepted, wrote %q", remote.written.String())
+	}
+	s.cfg.RequirePass = "x"
+	if s.protectedModeDenies(remote) {
+		t.Error("remote client refused with a password set")
+	}
+	s.cfg.RequirePass, s.cfg.ProtectedMode = "", false
+	if s.protectedModeDenies(remote) {
+		t.Error("remote client refused with protected-mode no")
+	}
+}
+
+// remoteConn is a net.Conn with a chosen remote address.
+type remoteConn struct {
+	net.Conn
+	remote  net.Addr
+	written strings.Builder
+}
+
+func (f *remoteConn) RemoteAddr() net.Addr        { return f.remote }
+func (f *remoteConn) Write(b []byte) (int, error) { return f.written.Write(b) }

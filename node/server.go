@@ -233,6 +233,9 @@ func (s *Server) accept(conn redcon.Conn) bool {
 		conn.NetConn().Write([]byte("-ERR max number of clients reached\r\n"))
 		return false
 	}
+	if s.protectedModeDenies(conn.NetConn()) { // config_cmd.go
+		return false
+	}
 	now := time.Now()
 	c := &Client{
 		srv:        s,
