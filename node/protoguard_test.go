@@ -354,52 +354,61 @@ func rawExchange(t testing.TB, addr string, data []byte, quiet time.Duration) ([
 func TestProtocolAgainstRedis(t *testing.T) {
 	payload := strings.Repeat("payload", 10000)
 	cases := []struct {
-		name string
-		auth bool // both servers have requirepass "pw"
-		in   string
+		name  string
+		auth  bool // both servers have requirepass "pw"
+		small bool // both servers have client-query-buffer-limit 1mb, proto-max-bulk-len 2mb
+		in    string
 	}{
-		{"empty query", false, "\r\nPING\r\n"},
-		{"negative multibulk", false, "*-10\r\nPING\r\n"},
-		{"zero multibulk", false, "*0\r\n*1\r\n$4\r\nPING\r\n"},
-		{"out of range multibulk", false, "*3000000000\r\n"},
-		{"wrong payload header", false, "*3\r\n$3\r\nSET\r\n$1\r\nx\r\nfooz\r\n"},
-		{"negative bulk length", false, "*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$-10\r\n"},
-		{"too big bulk length", false, "*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$2000000000\r\n"},
-		{"non-number bulk length", false, "*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$blabla\r\n"},
-		{"multibulk without bulks", false, "*1\r\nfoo\r\n"},
-		{"unbalanced quotes", false, "set \"\"\"test-key\"\"\" test-value\r\nping\r\n"},
-		{"inline escapes", false, "ECHO \"a\\x41\\n\\\"\" 'b\\'c'\r\nECHO \"x\\q\" a\"b c\"\r\n"},
-		{"inline LF and blanks", false, " \t ECHO\t a \nPING\n"},
-		{"pipeline of both forms", false, "PING\r\n*2\r\n$4\r\nECHO\r\n$3\r\nabc\r\nPING\r\n"},
-		{"bulk trailer not checked", false, "*2\r\n$4\r\nECHO\r\n$2\r\nabXY*1\r\n$4\r\nPING\r\n"},
-		{"CR without LF", false, "*1\r$4\r\nPING\r\n"},
-		{"leading zero count", false, "*01\r\n"},
-		{"desync NUL", false, "\x00" + payload},
-		{"desync star NUL", false, "*\x00" + payload},
-		{"desync dollar NUL", false, "$\x00" + payload},
-		{"too big bulk count", false, "*1\r\n$" + strings.Repeat("1", 70000)},
-		{"too big inline", false, strings.Repeat("a", 70000)},
-		{"errors after commands", false, "PING\r\nECHO hi\r\n*1\r\nfoo\r\n"},
-		{"commands after QUIT", false, "*1\r\n$4\r\nQUIT\r\n*1\r\n$4\r\nPING\r\n"},
-		{"unknown command", false, "FOO a b\r\nPING\r\n"},
-		{"http request", false, "POST / HTTP/1.1\r\nHost: x\r\n\r\nPING\r\n"},
-		{"unauthenticated multibulk", true, "*11\r\n"},
-		{"unauthenticated bulk", true, "*2\r\n$4\r\nECHO\r\n$16385\r\n"},
-		{"unauthenticated small", true, "PING\r\n*2\r\n$4\r\nECHO\r\n$3\r\nabc\r\n"},
-		{"auth then big request", true, "AUTH pw\r\n*11\r\n$4\r\nPING\r\n" + strings.Repeat("$1\r\na\r\n", 10)},
-		{"wrong auth then big request", true, "AUTH nope\r\n*11\r\n"},
-		{"inline is not limited before auth", true, "PING " + strings.Repeat("a ", 20) + "\r\n"},
+		{"query buffer limit", false, true, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1500000\r\n" + strings.Repeat("v", 1500000) + "\r\nPING\r\n"},
+		{"lowered proto-max-bulk-len", false, true, "PING\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2097153\r\n"},
+		{"bulk at proto-max-bulk-len", false, true, "*2\r\n$4\r\nECHO\r\n$1000000\r\n" + strings.Repeat("w", 1000000) + "\r\n"},
+		{"empty query", false, false, "\r\nPING\r\n"},
+		{"negative multibulk", false, false, "*-10\r\nPING\r\n"},
+		{"zero multibulk", false, false, "*0\r\n*1\r\n$4\r\nPING\r\n"},
+		{"out of range multibulk", false, false, "*3000000000\r\n"},
+		{"wrong payload header", false, false, "*3\r\n$3\r\nSET\r\n$1\r\nx\r\nfooz\r\n"},
+		{"negative bulk length", false, false, "*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$-10\r\n"},
+		{"too big bulk length", false, false, "*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$2000000000\r\n"},
+		{"non-number bulk length", false, false, "*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$blabla\r\n"},
+		{"multibulk without bulks", false, false, "*1\r\nfoo\r\n"},
+		{"unbalanced quotes", false, false, "set \"\"\"test-key\"\"\" test-value\r\nping\r\n"},
+		{"inline escapes", false, false, "ECHO \"a\\x41\\n\\\"\" 'b\\'c'\r\nECHO \"x\\q\" a\"b c\"\r\n"},
+		{"inline LF and blanks", false, false, " \t ECHO\t a \nPING\n"},
+		{"pipeline of both forms", false, false, "PING\r\n*2\r\n$4\r\nECHO\r\n$3\r\nabc\r\nPING\r\n"},
+		{"bulk trailer not checked", false, false, "*2\r\n$4\r\nECHO\r\n$2\r\nabXY*1\r\n$4\r\nPING\r\n"},
+		{"CR without LF", false, false, "*1\r$4\r\nPING\r\n"},
+		{"leading zero count", false, false, "*01\r\n"},
+		{"desync NUL", false, false, "\x00" + payload},
+		{"desync star NUL", false, false, "*\x00" + payload},
+		{"desync dollar NUL", false, false, "$\x00" + payload},
+		{"too big bulk count", false, false, "*1\r\n$" + strings.Repeat("1", 70000)},
+		{"too big inline", false, false, strings.Repeat("a", 70000)},
+		{"errors after commands", false, false, "PING\r\nECHO hi\r\n*1\r\nfoo\r\n"},
+		{"commands after QUIT", false, false, "*1\r\n$4\r\nQUIT\r\n*1\r\n$4\r\nPING\r\n"},
+		{"unknown command", false, false, "FOO a b\r\nPING\r\n"},
+		{"http request", false, false, "POST / HTTP/1.1\r\nHost: x\r\n\r\nPING\r\n"},
+		{"unauthenticated multibulk", true, false, "*11\r\n"},
+		{"unauthenticated bulk", true, false, "*2\r\n$4\r\nECHO\r\n$16385\r\n"},
+		{"unauthenticated small", true, false, "PING\r\n*2\r\n$4\r\nECHO\r\n$3\r\nabc\r\n"},
+		{"auth then big request", true, false, "AUTH pw\r\n*11\r\n$4\r\nPING\r\n" + strings.Repeat("$1\r\na\r\n", 10)},
+		{"wrong auth then big request", true, false, "AUTH nope\r\n*11\r\n"},
+		{"inline is not limited before auth", true, false, "PING " + strings.Repeat("a ", 20) + "\r\n"},
 	}
 	plain := startRedisServer(t)
 	authed := startRedisServer(t, "--requirepass", "pw")
+	small := startRedisServer(t, "--client-query-buffer-limit", "1mb", "--proto-max-bulk-len", "2mb")
 	s1, _ := testServer(t, nil)
 	s2, _ := testServer(t, func(c *Config) { c.RequirePass = "pw" })
+	s3, _ := testServer(t, func(c *Config) { c.ClientQueryBufferLimit = 1 << 20; c.ProtoMaxBulkLen = 2 << 20 })
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ref, node := plain, s1.Addr().String()
 			if tc.auth {
 				ref, node = authed, s2.Addr().String()
+			}
+			if tc.small {
+				ref, node = small, s3.Addr().String()
 			}
 			want, wantClosed := rawExchange(t, ref, []byte(tc.in), 300*time.Millisecond)
 			if len(want) == 0 && !wantClosed {
