@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -381,6 +382,10 @@ func (s *Server) resetStats() {
 	s.stats.totalErrors = 0
 	s.stats.netInput = 0
 	s.stats.netOutput = 0
+	if ls, ok := s.ln.(*listenerSet); ok {
+		ls.netIn.Store(0)
+		ls.netOut.Store(0)
+	}
 	s.stats.errorCounts = make(map[string]int64)
 	s.stats.cmdStats = make(map[string]*cmdStat)
 	s.infoState().resetSamples()
@@ -455,6 +460,10 @@ func (s *Server) moduleAllowed(c *Client) bool {
 // new sockets while redcon keeps serving the same listener (and existing
 // connections stay open, as in Redis).
 type listenerSet struct {
+	// netIn and netOut count the bytes read from and written to the
+	// connections accepted here (INFO total_net_input/output_bytes).
+	netIn, netOut atomic.Int64
+
 	mu      sync.Mutex
 	lns     []net.Listener
 	ch      chan net.Conn
@@ -546,7 +555,7 @@ func (l *listenerSet) acceptLoop(ln net.Listener) {
 			continue
 		}
 		select {
-		case l.ch <- conn:
+		case l.ch <- &countingConn{Conn: conn, in: &l.netIn, out: &l.netOut}:
 		case <-l.done:
 			conn.Close()
 			return
@@ -583,6 +592,44 @@ func (l *listenerSet) Addr() net.Addr {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.addr
+}
+
+// countingConn counts a connection's traffic into its listener's totals.
+type countingConn struct {
+	net.Conn
+	in, out *atomic.Int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.in.Add(int64(n))
+	return n, err
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.out.Add(int64(n))
+	return n, err
+}
+
+// SyscallConn exposes the socket (CLIENT LIST's fd).
+func (c *countingConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.New("not a socket")
+	}
+	return sc.SyscallConn()
+}
+
+// netBytes returns the bytes read and written on client connections since
+// start (or CONFIG RESETSTAT).
+func (s *Server) netBytes() (in, out int64) {
+	in, out = s.stats.netInput, s.stats.netOutput
+	if ls, ok := s.ln.(*listenerSet); ok {
+		in += ls.netIn.Load()
+		out += ls.netOut.Load()
+	}
+	return in, out
 }
 
 // rebind moves the server to the configured port and bind addresses.

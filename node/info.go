@@ -119,8 +119,9 @@ func (s *Server) infoCron(now time.Time) {
 	}
 	st.lastAt = now
 	st.samples[metricOps].track(now, s.stats.totalCommands)
-	st.samples[metricNetIn].track(now, s.stats.netInput)
-	st.samples[metricNetOut].track(now, s.stats.netOutput)
+	in, out := s.netBytes()
+	st.samples[metricNetIn].track(now, in)
+	st.samples[metricNetOut].track(now, out)
 	if u := s.usedMemory(); u > st.peak {
 		st.peak = u
 	}
@@ -547,8 +548,9 @@ func (s *Server) infoStats(w *infoWriter) {
 	w.field("total_connections_received", s.stats.totalConnections)
 	w.field("total_commands_processed", s.stats.totalCommands)
 	w.field("instantaneous_ops_per_sec", int64(st.samples[metricOps].rate()))
-	w.field("total_net_input_bytes", s.stats.netInput)
-	w.field("total_net_output_bytes", s.stats.netOutput)
+	in, out := s.netBytes()
+	w.field("total_net_input_bytes", in)
+	w.field("total_net_output_bytes", out)
 	w.field("total_net_repl_input_bytes", 0)
 	w.field("total_net_repl_output_bytes", 0)
 	w.field("instantaneous_input_kbps", st.samples[metricNetIn].rate()/1024)

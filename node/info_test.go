@@ -249,3 +249,16 @@ func TestInfoRejectedCalls(t *testing.T) {
 		t.Errorf("errorstat_NOAUTH:%s", v)
 	}
 }
+
+func TestInfoNetBytes(t *testing.T) {
+	_, rc := testServer(t, nil)
+	ctx := context.Background()
+	rc.Set(ctx, "k", strings.Repeat("x", 10000), 0)
+	rc.Get(ctx, "k")
+	info, _ := rc.Info(ctx, "stats").Result()
+	in, _ := strconv.Atoi(infoField(t, info, "total_net_input_bytes"))
+	out, _ := strconv.Atoi(infoField(t, info, "total_net_output_bytes"))
+	if in < 10000 || out < 10000 {
+		t.Errorf("net bytes in %d out %d after moving 10000 bytes each way", in, out)
+	}
+}
