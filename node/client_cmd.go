@@ -30,10 +30,12 @@ func init() {
 		"client|no-evict": clientNoEvictCommand,
 		"client|unblock":  clientUnblockCommand,
 	})
-	// Runs before the families whose files sort after this one (MULTI
-	// queueing, pub/sub...): a paused command waits before it is queued,
-	// as in Redis's processCommand.
-	interceptors = append(interceptors, pauseInterceptor)
+	// The checks of this family, in the order of Redis's processCommand:
+	// protected commands, replicas (and monitors) touching the keyspace,
+	// then client pause. They run before the interceptors of the families
+	// whose files sort after this one (MULTI queueing, pub/sub...): a
+	// paused command waits before it is queued, as in Redis.
+	interceptors = append(interceptors, debugGateInterceptor, monitorKeyspaceInterceptor, pauseInterceptor)
 	serverInits = append(serverInits, func(s *Server) {
 		st := s.clientState()
 		s.hooks.cron = append(s.hooks.cron, func(now time.Time) {

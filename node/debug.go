@@ -22,7 +22,6 @@ import (
 
 func init() {
 	register(map[string]handler{"debug": debugCommand})
-	interceptors = append(interceptors, debugGateInterceptor)
 }
 
 // digestState is DEBUG DIGEST's running SHA1-based digest.

@@ -14,7 +14,6 @@ import (
 
 func init() {
 	register(map[string]handler{"monitor": monitorCommand})
-	interceptors = append(interceptors, monitorKeyspaceInterceptor)
 	serverInits = append(serverInits, func(s *Server) {
 		s.hooks.clientGone = append(s.hooks.clientGone, func(c *Client) {
 			if c.flags&flagMonitor != 0 {
