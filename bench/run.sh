@@ -26,14 +26,15 @@ for tool in redis-server redis-benchmark redis-cli go; do
 done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/keyfleet-bench.XXXXXX")
-OUT=${OUT:-$WORK}
-mkdir -p "$OUT"
+OUT=$(mkdir -p "${OUT:-$WORK}" && cd "${OUT:-$WORK}" && pwd)
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]:-}"; do
     [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
   done
-  rm -rf "$WORK/node-data" "$WORK/redis-data"
+  # Keep the results and logs, not the binaries and data directories.
+  rm -rf "$WORK/node" "$WORK/loadkeys" "$WORK/node-data" "$WORK/redis-data"
+  [ "$OUT" = "$WORK" ] || rmdir "$WORK" 2>/dev/null || true
 }
 trap cleanup EXIT
 
@@ -63,12 +64,10 @@ wait_ready() { # port pid
   return 1
 }
 
-# The node takes the persistence-off flags once it knows them; until then
-# it has no persistence to turn off.
-NODE_FLAGS=()
-if "$WORK/node" --save '' --appendonly no --version >/dev/null 2>&1; then
-  NODE_FLAGS=(--save '' --appendonly no)
-fi
+# The node gets redis-server's flags (loopback only, persistence off); the
+# engine skeleton knew only --port (and had no persistence), so a node that
+# refuses them is started again with --port alone.
+NODE_FLAGS=(--bind 127.0.0.1 --save '' --appendonly no)
 
 # start_server redis|node -> sets SERVER_PORT and SERVER_PID
 start_server() {
@@ -77,14 +76,23 @@ start_server() {
   dir="$WORK/$kind-data"
   rm -rf "$dir" && mkdir -p "$dir"
   if [ "$kind" = redis ]; then
-    (cd "$dir" && exec redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no --logfile "$WORK/redis.log") &
+    (cd "$dir" && exec redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no --logfile "$OUT/redis.log") &
   else
-    (cd "$dir" && exec "$WORK/node" --port "$port" "${NODE_FLAGS[@]}" 2>>"$WORK/node.log") &
+    (cd "$dir" && exec "$WORK/node" --port "$port" "${NODE_FLAGS[@]}" >>"$OUT/node.log" 2>&1) &
   fi
   SERVER_PID=$!
   SERVER_PORT=$port
   PIDS+=("$SERVER_PID")
-  wait_ready "$port" "$SERVER_PID"
+  if ! wait_ready "$port" "$SERVER_PID" 2>/dev/null; then
+    if [ "$kind" = node ] && [ ${#NODE_FLAGS[@]} -gt 0 ]; then
+      echo "   (the node refused ${NODE_FLAGS[*]}; starting it with --port only)"
+      stop_server "$SERVER_PID"
+      NODE_FLAGS=()
+      start_server node
+      return
+    fi
+    wait_ready "$port" "$SERVER_PID"
+  fi
 }
 
 stop_server() { # pid
