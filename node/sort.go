@@ -204,7 +204,7 @@ func sortGeneric(s *Server, c *Client, args [][]byte, readonly bool) {
 			} else if start > 0 {
 				x = z.ByRank(int(start + 1))
 			}
-			for ; x != nil && len(items) < count; {
+			for x != nil && len(items) < count {
 				items = append(items, sortItem{elem: []byte(x.Ele())})
 				if desc {
 					x = x.Prev()
