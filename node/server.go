@@ -289,7 +289,9 @@ func (s *Server) freeClient(c *Client) {
 // incremental rehash and the subsystems' periodic work.
 func (s *Server) cronLoop(ctx context.Context) {
 	for {
+		s.mu.Lock() // CONFIG SET hz writes it under the lock
 		hz := max(s.cfg.Hz, 1)
+		s.mu.Unlock()
 		t := time.NewTimer(time.Second / time.Duration(hz))
 		select {
 		case <-ctx.Done():
