@@ -68,8 +68,19 @@ func (s *Server) replicaAcksChanged() {
 }
 
 // denyBlocking reports whether c cannot block (Redis's
-// CLIENT_DENY_BLOCKING): inside MULTI/EXEC or a script.
-func denyBlocking(c *Client) bool { return c.flags&(flagMulti|flagLuaClient) != 0 }
+// CLIENT_DENY_BLOCKING): in MULTI, inside EXEC or a script. Blocking
+// there would release the shard lock in the middle of an atomic unit.
+func (s *Server) denyBlocking(c *Client) bool {
+	return c.flags&(flagMulti|flagLuaClient) != 0 || s.connState().callDepth > 1
+}
+
+// denyBlocking is Server.denyBlocking for c's server.
+func denyBlocking(c *Client) bool {
+	if c.srv == nil {
+		return c.flags&(flagMulti|flagLuaClient) != 0
+	}
+	return c.srv.denyBlocking(c)
+}
 
 func shutdownCommand(s *Server, c *Client, args [][]byte) {
 	var nosave, save, now, force, abort bool
@@ -100,7 +111,7 @@ func shutdownCommand(s *Server, c *Client, args [][]byte) {
 		c.Error("ERR No shutdown in progress.")
 		return
 	}
-	if !now && denyBlocking(c) {
+	if !now && s.denyBlocking(c) {
 		c.Error("ERR SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client")
 		return
 	}
@@ -162,7 +173,7 @@ func waitCommand(s *Server, c *Client, args [][]byte) {
 		return st.replicaAcks(c)
 	}
 	got := acks()
-	if int64(got) >= n || denyBlocking(c) {
+	if int64(got) >= n || s.denyBlocking(c) {
 		c.Int(int64(got))
 		return
 	}

@@ -173,6 +173,9 @@ func (s *Server) securityWarning(c *Client) {
 // connState is the connection family's per-server state.
 type connState struct {
 	lastSecurityLog time.Time
+	// callDepth counts the calls in progress: above one, a command runs
+	// inside another (EXEC, a script) and must not block.
+	callDepth int
 }
 
 func (s *Server) connState() *connState {

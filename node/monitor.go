@@ -42,7 +42,7 @@ func (s *Server) monitorState() *monitorState {
 }
 
 func monitorCommand(s *Server, c *Client, args [][]byte) {
-	if c.flags&(flagMulti|flagLuaClient) != 0 {
+	if s.denyBlocking(c) {
 		c.Error("ERR MONITOR isn't allowed for DENY BLOCKING client")
 		return
 	}

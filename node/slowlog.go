@@ -19,8 +19,17 @@ func init() {
 		"slowlog|help":  slowlogHelpCommand,
 	})
 	serverInits = append(serverInits, func(s *Server) {
+		st := s.connState()
+		prevBefore := s.hooks.beforeCall
+		s.hooks.beforeCall = func(c *Client, cmd *command, args [][]byte) {
+			st.callDepth++
+			if prevBefore != nil {
+				prevBefore(c, cmd, args)
+			}
+		}
 		prev := s.hooks.afterCall
 		s.hooks.afterCall = func(c *Client, cmd *command, args [][]byte, dur time.Duration) {
+			st.callDepth--
 			s.observeCall(c, cmd, args, dur)
 			if prev != nil {
 				prev(c, cmd, args, dur)
