@@ -383,3 +383,33 @@ func TestMemoryStats(t *testing.T) {
 		t.Errorf("MEMORY DOCTOR = %q", d)
 	}
 }
+
+// TestNoBlockingInsideCalls: WAIT inside EXEC or a script (a call inside
+// a call) replies at once instead of releasing the shard lock.
+func TestNoBlockingInsideCalls(t *testing.T) {
+	s, _ := debugServer(t, nil)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.connState()
+	st.callDepth = 2
+	defer func() { st.callDepth = 0 }()
+	c := &Client{srv: s, db: s.dbs[0], resp: 2}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		waitCommand(s, c, [][]byte{[]byte("wait"), []byte("1"), []byte("0")})
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("WAIT blocked inside a nested call")
+	}
+	if string(c.out) != ":0\r\n" {
+		t.Fatalf("WAIT inside EXEC = %q", c.out)
+	}
+	c.out = nil
+	monitorCommand(s, c, [][]byte{[]byte("monitor")})
+	if string(c.out) != "-ERR MONITOR isn't allowed for DENY BLOCKING client\r\n" {
+		t.Fatalf("MONITOR inside EXEC = %q", c.out)
+	}
+}
