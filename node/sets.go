@@ -37,6 +37,7 @@ func init() {
 	})
 	registerTypeOps(keyspace.TypeSet, typeOps{dup: dupSet, freeEffort: setFreeEffort})
 	registerDebugType(keyspace.TypeSet, &debugTypeHooks{digest: setDigest, htStats: setHTStats})
+	registerMemoryUsage(keyspace.TypeSet, setMemoryUsage)
 }
 
 var (
@@ -242,6 +243,36 @@ func setDigest(d *digestState, o *keyspace.Object) {
 		d.xor(buf)
 		return true
 	})
+}
+
+// Sizes of Redis's structures, for MEMORY USAGE's estimates.
+const (
+	redisDictSize     = 56 // sizeof(dict)
+	redisPtrSize      = 8
+	redisZsetSize     = 16 // sizeof(zset)
+	redisZskiplist    = 32 // sizeof(zskiplist)
+	redisZslNodeBase  = 24 // sizeof(zskiplistNode) without its levels
+	redisZslLevelSize = 16
+)
+
+// setMemoryUsage estimates the set's memory as Redis's objectComputeSize:
+// the intset blob, or the table plus sampled entries scaled to the size.
+func setMemoryUsage(o *keyspace.Object, samples int64) int64 {
+	if o.Enc == keyspace.EncIntset {
+		return robjSize + int64(jemallocSize(intset.BlobLen(o.Str)))
+	}
+	d := setHT(o)
+	size := int64(robjSize + redisDictSize + redisPtrSize*d.Buckets())
+	var elesize, n int64
+	d.Each(func(k string, _ struct{}) bool {
+		elesize += dictEntrySize + sdsAllocSize(len(k))
+		n++
+		return n < samples
+	})
+	if n > 0 {
+		size += int64(float64(elesize) / float64(n) * float64(d.Len()))
+	}
+	return size
 }
 
 func setHTStats(o *keyspace.Object) (string, bool) {

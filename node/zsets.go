@@ -58,6 +58,7 @@ func init() {
 	})
 	registerTypeOps(keyspace.TypeZSet, typeOps{dup: dupZset, freeEffort: zsetFreeEffort})
 	registerDebugType(keyspace.TypeZSet, &debugTypeHooks{digest: zsetDigest, htStats: zsetHTStats})
+	registerMemoryUsage(keyspace.TypeZSet, zsetMemoryUsage)
 }
 
 const (
@@ -946,6 +947,27 @@ func zsetDigest(d *digestState, o *keyspace.Object) {
 		d.xor(ed[:])
 		return true
 	})
+}
+
+// zsetMemoryUsage estimates the sorted set's memory as Redis's
+// objectComputeSize: the listpack, or the skiplist and dict with sampled
+// nodes scaled to the size.
+func zsetMemoryUsage(o *keyspace.Object, samples int64) int64 {
+	if o.Enc == keyspace.EncListpack {
+		return robjSize + int64(jemallocSize(len(o.Str)))
+	}
+	z := zsl(o)
+	size := int64(robjSize + redisZsetSize + redisZskiplist + redisDictSize +
+		redisPtrSize*z.d.Buckets() + jemallocSize(redisZslNodeBase+skiplist.MaxLevel*redisZslLevelSize))
+	var elesize, n int64
+	for x := z.zsl.First(); x != nil && n < samples; x = x.Next() {
+		elesize += sdsAllocSize(len(x.Ele())) + dictEntrySize + int64(jemallocSize(redisZslNodeBase+x.Level()*redisZslLevelSize))
+		n++
+	}
+	if n > 0 {
+		size += int64(float64(elesize) / float64(n) * float64(z.d.Len()))
+	}
+	return size
 }
 
 func zsetHTStats(o *keyspace.Object) (string, bool) {

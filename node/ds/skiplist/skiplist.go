@@ -485,3 +485,6 @@ func (l *List) DeleteRangeByRank(start, end int, removed func(ele string)) int {
 	}
 	return n
 }
+
+// Level returns the number of levels of the node (MEMORY USAGE sizes it).
+func (n *Node) Level() int { return len(n.levels) }
