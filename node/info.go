@@ -378,8 +378,12 @@ func (s *Server) infoServer(w *infoWriter) {
 
 func (s *Server) infoClients(w *infoWriter) {
 	connected, blocked, tracking := 0, 0, 0
-	maxOut := 0
+	var maxIn, maxOut int64
 	for _, c := range s.clients {
+		if g := guardOf(c); g != nil {
+			q, free := g.queryBufferStats(0)
+			maxIn = max(maxIn, q+free)
+		}
 		if c.flags&flagReplica == 0 {
 			connected++
 		}
@@ -389,12 +393,12 @@ func (s *Server) infoClients(w *infoWriter) {
 		if c.flags&flagTracking != 0 {
 			tracking++
 		}
-		maxOut = max(maxOut, len(c.out))
+		maxOut = max(maxOut, int64(cap(c.out)))
 	}
 	w.field("connected_clients", connected)
 	w.field("cluster_connections", 0)
 	w.field("maxclients", s.cfg.MaxClients)
-	w.field("client_recent_max_input_buffer", 0)
+	w.field("client_recent_max_input_buffer", maxIn)
 	w.field("client_recent_max_output_buffer", maxOut)
 	w.field("blocked_clients", blocked)
 	w.field("tracking_clients", tracking)
