@@ -18,8 +18,9 @@ import (
 // read). So the guard parses the byte stream itself, exactly as Redis's
 // processInlineBuffer/processMultibulkBuffer do, enforces Redis's limits
 // with Redis's replies, and hands redcon only canonical multibulk requests
-// (`*N\r\n` then N `$L\r\n<payload>\r\n`), and only whole requests unless a
-// request is bigger than redcon's buffer.
+// (`*N\r\n` then N `$L\r\n<payload>\r\n`), and only whole requests, except
+// that a request bigger than redcon's buffer fills it, and a big argument
+// of a request with few arguments streams as it arrives.
 //
 // Reads happen on the connection's goroutine, the same one that runs the
 // client's commands, and redcon asks for more bytes only after it has run
