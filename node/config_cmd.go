@@ -101,6 +101,11 @@ var (
 		}
 		return nil
 	}}
+	applyReplBacklogSize = &applier{name: "repl-backlog-size", fn: func(s *Server) error {
+		// resizeReplicationBacklog's floor.
+		s.cfg.ReplBacklogSize = max(s.cfg.ReplBacklogSize, 16*1024)
+		return nil
+	}}
 	applyLogLevel = &applier{name: "loglevel", fn: func(s *Server) error {
 		if lv, ok := s.ext[logLevelExt].(*slog.LevelVar); ok {
 			lv.Set(slogLevel(s.cfg.LogLevel))
@@ -206,6 +211,9 @@ func configSetCommand(s *Server, c *Client, args [][]byte) {
 	}
 	n := (len(args) - 2) / 2
 	params := make([]*configParam, n)
+	// names are the registered names the arguments matched: an alias is a
+	// parameter of its own for messages and duplicate checks, as in Redis.
+	names := make([]string, n)
 	var (
 		invalidName  string // first unknown parameter
 		errArg       string
@@ -243,10 +251,14 @@ func configSetCommand(s *Server, c *Client, args [][]byte) {
 			loadingError, invalid = true, true
 			continue
 		}
-		if slices.Contains(params[:i], p) {
+		canonical := p.name
+		if strings.EqualFold(name, p.alias) {
+			canonical = p.alias
+		}
+		if slices.Contains(names[:i], canonical) {
 			errMsg, errArg, invalid = "duplicate parameter", name, true
 		}
-		params[i] = p
+		params[i], names[i] = p, canonical
 	}
 	fail := func() {
 		switch {
@@ -267,13 +279,13 @@ func configSetCommand(s *Server, c *Client, args [][]byte) {
 
 	backup := s.cfg.Clone()
 	var appliers []*applier
-	var applierParam []*configParam
+	var applierName []string
 	var hooked []*configParam
 	for i, p := range params {
 		changed, err := p.setArgs(s.cfg, splitConfigSetValue(p, string(args[3+2*i])), nil)
 		if err != nil {
 			*s.cfg = *backup
-			errArg, errMsg = p.name, err.Error()
+			errArg, errMsg = names[i], err.Error()
 			fail()
 			return
 		}
@@ -282,7 +294,7 @@ func configSetCommand(s *Server, c *Client, args [][]byte) {
 		}
 		if p.apply != nil && !slices.Contains(appliers, p.apply) {
 			appliers = append(appliers, p.apply)
-			applierParam = append(applierParam, p)
+			applierName = append(applierName, names[i])
 		}
 		if len(configHooks[p.name]) > 0 && !slices.Contains(hooked, p) {
 			hooked = append(hooked, p)
@@ -305,9 +317,9 @@ func configSetCommand(s *Server, c *Client, args [][]byte) {
 	}
 	for i, a := range appliers {
 		if err := a.fn(s); err != nil {
-			s.log.Warn("failed applying new configuration; restoring previous settings", "param", applierParam[i].name, "err", err)
+			s.log.Warn("failed applying new configuration; restoring previous settings", "param", applierName[i], "err", err)
 			restore()
-			errArg, errMsg = applierParam[i].name, err.Error()
+			errArg, errMsg = applierName[i], err.Error()
 			fail()
 			return
 		}

@@ -873,7 +873,7 @@ func configTable() []*configParam {
 		i64Cfg("latency-monitor-threshold", "", mutable, signed, 0, llongMax, func(c *Config) *int64 { return &c.LatencyMonitorThreshold }, 0, 0, nil),
 		i64Cfg("proto-max-bulk-len", "", dbg, signed, 1024*1024, longMax, func(c *Config) *int64 { return &c.ProtoMaxBulkLen }, 512*1024*1024, numMemory, nil),
 		i64Cfg("stream-node-max-entries", "", mutable, signed, 0, llongMax, func(c *Config) *int64 { return &c.StreamNodeMaxEntries }, 100, 0, nil),
-		i64Cfg("repl-backlog-size", "", mutable, signed, 1, llongMax, func(c *Config) *int64 { return &c.ReplBacklogSize }, 1024*1024, numMemory, nil),
+		i64Cfg("repl-backlog-size", "", mutable, signed, 1, llongMax, func(c *Config) *int64 { return &c.ReplBacklogSize }, 1024*1024, numMemory, applyReplBacklogSize),
 
 		// Unsigned long long configs.
 		i64Cfg("maxmemory", "", mutable, unsigned, 0, ullongMax, func(c *Config) *int64 { return &c.MaxMemory }, 0, numMemory, applyMaxMemory),
