@@ -58,12 +58,7 @@ func (r result) String() string {
 	return r.V.String()
 }
 
-func (r result) raw() string {
-	if r.Err != "" {
-		return "<" + r.Err + ">"
-	}
-	return strconv.Quote(string(r.V.Encode()))
-}
+func (r result) raw() string { return r.normalised("exact") }
 
 // normalised is r as compared under mode, quoted.
 func (r result) normalised(mode string) string {
