@@ -1,12 +1,16 @@
 package node
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSplitConfigArgs(t *testing.T) {
@@ -453,4 +457,83 @@ func FuzzConfigParse(f *testing.F) {
 			_ = p.kind.get(c)
 		}
 	})
+}
+
+// TestConfigFileErrorsMatchRedis feeds bad config files to redis-server
+// 7.0.15 and to the node's loader and compares line, text and reason.
+func TestConfigFileErrorsMatchRedis(t *testing.T) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("redis-server is required in CI")
+		}
+		t.Skip("redis-server not installed")
+	}
+	dir := t.TempDir()
+	texts := []string{
+		"port 1\nfoo bar\n",
+		"port\n",
+		"port 1 2\n",
+		"  port   abc  \n",
+		"maxmemory 1zb\n",
+		"appendonly 1\n",
+		"loglevel loud\n",
+		"dir \"/tmp\n",
+		"dir '/tmp'x\n",
+		"# c\n\nsave 1\n",
+		"save 0 1\n",
+		"save \"1 a\"\n",
+		"client-output-buffer-limit normal 0 0\n",
+		"client-output-buffer-limit master 0 0 0\n",
+		"notify-keyspace-events Q\n",
+		"replicaof host port\n",
+		"slaveof a b c\n",
+		"shutdown-on-sigint save nosave\n",
+		"shutdown-on-sigint \"save bogus\"\n",
+		"dbfilename a/b\n",
+		"latency-tracking-info-percentiles 101\n",
+		"latency-tracking-info-percentiles 1 x\n",
+		"sentinel monitor x\n",
+		"rename-command nosuchcmd x\n",
+		"rename-command get set\n",
+		"list-max-ziplist-entries 1 2\n",
+		"maxmemory-clients 101%\n",
+		"unixsocketperm 1000\n",
+		"unixsocketperm 9\n",
+		"maxclients 0\n",
+		"hz abc\n",
+		"bind 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n",
+		"oom-score-adj-values 1 2\n",
+		"proc-title-template \"{nope}\"\n",
+		"appendfilename \"\"\n",
+		"appenddirname a/b\n",
+		"cluster-announce-hostname a_b\n",
+		"enable-debug-command maybe\n",
+		"MAXMEMORY 1x\n",
+	}
+	for i, text := range texts {
+		path := filepath.Join(dir, fmt.Sprintf("c%d.conf", i))
+		os.WriteFile(path, []byte(text), 0o644)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		out, _ := exec.CommandContext(ctx, bin, path).CombinedOutput()
+		cancel()
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if len(lines) < 4 || !strings.Contains(string(out), "FATAL CONFIG FILE ERROR") {
+			t.Errorf("%q: redis-server did not refuse it: %s", text, out)
+			continue
+		}
+		n := len(lines)
+		wantLine, wantText, wantMsg := lines[n-3], lines[n-2], lines[n-1]
+		_, err := LoadConfig(path, nil, "")
+		var ce *ConfigError
+		if !errors.As(err, &ce) {
+			t.Errorf("%q: node accepted it (%v); redis: %s", text, err, wantMsg)
+			continue
+		}
+		gotLine := fmt.Sprintf("Reading the configuration file, at line %d", ce.Line)
+		gotText := ">>> '" + ce.Text + "'"
+		if gotLine != wantLine || gotText != wantText || ce.Msg != wantMsg {
+			t.Errorf("%q:\n  redis: %s | %s | %s\n  node:  %s | %s | %s", text, wantLine, wantText, wantMsg, gotLine, gotText, ce.Msg)
+		}
+	}
 }
