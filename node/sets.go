@@ -1,6 +1,7 @@
 package node
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/keyfleet/keyfleet/node/ds/dict"
@@ -310,6 +311,16 @@ func saddCommand(s *Server, c *Client, args [][]byte) {
 	}
 	if o == nil {
 		o = s.setKey(db, key, newSetFor(args[2]), false)
+	}
+	if o.Enc == keyspace.EncIntset && len(args) > 3 {
+		// Room for every member at once instead of one reallocation each;
+		// what an upgrade or duplicates leave unused is given back.
+		o.Str = slices.Grow(o.Str[:len(o.Str):len(o.Str)], (len(args)-2)*intset.Encoding(o.Str))
+		defer func() {
+			if o.Enc == keyspace.EncIntset && cap(o.Str) > len(o.Str) {
+				o.Str = intset.Clone(o.Str)
+			}
+		}()
 	}
 	added := 0
 	for _, m := range args[2:] {

@@ -429,6 +429,12 @@ func zzlScore(lp listpack.Listpack, p int) float64 {
 	if e.IsInt {
 		return float64(e.Int)
 	}
+	// Scores this node writes are d2string's %.17g or inf/-inf, which
+	// ParseFloat reads exactly as strtod; anything else (bytes loaded
+	// from elsewhere) gets strtod's prefix semantics.
+	if v, err := strconv.ParseFloat(string(e.Str), 64); err == nil {
+		return v
+	}
 	b := e.Str
 	if len(b) > 127 {
 		b = b[:127]

@@ -533,3 +533,20 @@ type zrangeCountSink struct{ n int }
 func (z *zrangeCountSink) begin(int)             { z.n = 0 }
 func (z *zrangeCountSink) emit(zmember, float64) { z.n++ }
 func (z *zrangeCountSink) finalize(int)          {}
+
+// BenchmarkZaddListpack builds 10-member listpack sorted sets as the
+// memory benchmark loads them.
+func BenchmarkZaddListpack(b *testing.B) {
+	s := &Server{cfg: DefaultConfig()}
+	members := make([][]byte, 10)
+	for k := range members {
+		members[k] = []byte("member:" + strconv.Itoa(k))
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		o := newZsetObject(false)
+		for k, m := range members {
+			s.zsetAdd(&o, float64((i+k)%1000)+float64(k%2)*0.5, m, 0)
+		}
+	}
+}
