@@ -227,6 +227,13 @@ func (g *gen) sequence(cmds []genCmd, n int) []Step {
 	}
 	steps := make([]Step, 0, n)
 	for len(steps) < n {
+		// Now and then move to another connection: per-connection state
+		// (the selected database, the client name, RESP3 on "main" only)
+		// must stay with its connection.
+		if g.chance(3) {
+			steps = append(steps, Step{Kind: stepConn, Conn: g.pick("main", "second", "third")})
+			continue
+		}
 		x := g.r.IntN(total)
 		for _, c := range cmds {
 			if x < c.weight {
