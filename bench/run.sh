@@ -134,15 +134,17 @@ if [ "${SKIP_THROUGHPUT:-}" != 1 ]; then
   stop_server "$NODE_PID"; stop_server "$REDIS_PID"
 
   echo
-  echo "Throughput and latency (mean of $ROUNDS rounds; $CLIENTS clients; ratio = node/redis ops/s)"
+  echo "Throughput and latency (mean of $ROUNDS rounds; $CLIENTS clients; ratio = node/redis ops/s,"
+  echo "with the lowest and highest ratio of a single round: the spread is the machine's noise)"
   awk -F, 'NR > 1 {
       k = $4 "," $2
       if (!(k in seen)) { seen[k] = 1; keys[++nk] = k }
       if ($5 == "NA") { failed[k "," $1] = 1; next }
       rps[k "," $1] += $5; p50[k "," $1] += $6; p99[k "," $1] += $7; cnt[k "," $1]++
+      round[k "," $3 "," $1] = $5
     }
     END {
-      printf "%-6s %4s %12s %12s %7s %17s %17s\n", "test", "pipe", "redis ops/s", "node ops/s", "ratio", "redis p50/p99 ms", "node p50/p99 ms"
+      printf "%-6s %4s %12s %12s %7s %13s %17s %17s\n", "test", "pipe", "redis ops/s", "node ops/s", "ratio", "round range", "redis p50/p99 ms", "node p50/p99 ms"
       for (i = 1; i <= nk; i++) {
         k = keys[i]; split(k, kk, ",")
         r = k ",redis"; n = k ",node"
@@ -150,8 +152,15 @@ if [ "${SKIP_THROUGHPUT:-}" != 1 ]; then
           printf "%-6s %4s %12s %12s %7s   (%s failed: see the raw results)\n", kk[1], kk[2], "n/a", "n/a", "n/a", failed[r] ? "redis" : "node"
           continue
         }
+        lo = ""; hi = ""
+        for (j = 1; j <= '"$ROUNDS"'; j++) {
+          if (!((k "," j ",redis") in round) || !((k "," j ",node") in round)) continue
+          x = round[k "," j ",node"] / round[k "," j ",redis"]
+          if (lo == "" || x < lo) lo = x
+          if (hi == "" || x > hi) hi = x
+        }
         rr = rps[r] / cnt[r]; nr = rps[n] / cnt[n]
-        printf "%-6s %4s %12.0f %12.0f %6.2fx %8.3f/%-8.3f %8.3f/%-8.3f\n", kk[1], kk[2], rr, nr, nr / rr,
+        printf "%-6s %4s %12.0f %12.0f %6.2fx %6.2f-%-6.2f %8.3f/%-8.3f %8.3f/%-8.3f\n", kk[1], kk[2], rr, nr, nr / rr, lo, hi,
           p50[r] / cnt[r], p99[r] / cnt[r], p50[n] / cnt[n], p99[n] / cnt[n]
       }
     }' "$RESULTS" | tee "$OUT/throughput.txt"
