@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -131,23 +132,6 @@ var (
 		return nil
 	}}
 )
-
-// The table refers to applyListeners for port and bind; each gets its own
-// message, as in Redis.
-var applyListeners = &applier{name: "listeners", fn: func(s *Server) error { return applyPort.fn(s) }}
-
-func init() {
-	// Split the shared placeholder into the two Redis appliers.
-	for _, p := range configParams {
-		if p.apply == applyListeners {
-			if p.name == "bind" {
-				p.apply = applyBind
-			} else {
-				p.apply = applyPort
-			}
-		}
-	}
-}
 
 func configHelpCommand(s *Server, c *Client, args [][]byte) {
 	replyHelp(c, args[0], []string{
@@ -481,18 +465,47 @@ type listenerSet struct {
 	ch      chan net.Conn
 	done    chan struct{}
 	closed  bool
+	unix    net.Listener // the unix socket, kept across port/bind changes
 	addr    net.Addr
 	port    int
 	binds   []string
 	lastErr error
 }
 
-func newListenerSet(binds []string, port int) (*listenerSet, error) {
+// openListeners opens the configured TCP sockets and unix socket.
+func (s *Server) openListeners() (*listenerSet, error) {
 	l := &listenerSet{ch: make(chan net.Conn), done: make(chan struct{})}
-	if err := l.replace(binds, port); err != nil {
+	if err := l.replace(s.cfg.Bind, s.cfg.Port); err != nil {
 		return nil, err
 	}
+	if p := s.cfg.UnixSocket; p != "" {
+		if err := l.listenUnix(p, s.cfg.UnixSocketPerm); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
 	return l, nil
+}
+
+// listenUnix adds the unix socket; a stale socket file is replaced, as
+// Redis unlinks it before binding.
+func (l *listenerSet) listenUnix(path string, perm int64) error {
+	os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return fmt.Errorf("listen on unix socket %s: %w", path, err)
+	}
+	if perm != 0 {
+		if err := os.Chmod(path, os.FileMode(perm)); err != nil {
+			ln.Close()
+			return fmt.Errorf("chmod unix socket %s: %w", path, err)
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.unix = ln
+	go l.acceptLoop(ln)
+	return nil
 }
 
 // replace opens sockets for binds/port, then closes the old ones. On
@@ -596,6 +609,9 @@ func (l *listenerSet) Close() error {
 		ln.Close()
 	}
 	l.lns = nil
+	if l.unix != nil {
+		l.unix.Close() // removes the socket file
+	}
 	return nil
 }
 

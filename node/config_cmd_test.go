@@ -698,3 +698,30 @@ func TestConfigDifferentialSweep(t *testing.T) {
 		}
 	}
 }
+
+func TestUnixSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "node.sock")
+	os.WriteFile(sock, nil, 0o600) // a stale file is replaced
+	s, rc := testServer(t, func(c *Config) {
+		c.UnixSocket = sock
+		c.UnixSocketPerm = 0o700
+	})
+	fi, err := os.Stat(sock)
+	if err != nil || fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("socket file: %v %v", fi, err)
+	}
+	uc := redis.NewClient(&redis.Options{Network: "unix", Addr: sock, Protocol: 2, DisableIdentity: true})
+	defer uc.Close()
+	ctx := context.Background()
+	if err := uc.Ping(ctx).Err(); err != nil {
+		t.Fatalf("PING over the unix socket: %v", err)
+	}
+	// A unix client is local: protected mode lets it in with bind "".
+	if err := rc.ConfigSet(ctx, "bind", "").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := uc.ConfigSet(ctx, "bind", "127.0.0.1").Err(); err != nil {
+		t.Fatalf("CONFIG SET bind over the unix socket: %v", err)
+	}
+	_ = s
+}

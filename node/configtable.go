@@ -85,30 +85,43 @@ func (p *configParam) setArgs(c *Config, args []string, ld *configLoader) (bool,
 // configErr is a validation failure with Redis's wording.
 func configErr(msg string) error { return errors.New(msg) }
 
+// The registry is built during package variable initialization, before
+// any init function runs, so that subsystems can call onConfigSet from
+// theirs whatever their file names.
 var (
-	configParams []*configParam
+	configParams = configTable()
 	// configIndex maps lower-case names and aliases to their parameter.
-	configIndex map[string]*configParam
+	configIndex = indexConfig(configParams)
 	// configNames lists every name (aliases too) in registry order, as
 	// CONFIG GET patterns walk them.
-	configNames []string
+	configNames = configNameList(configParams)
 )
 
-func init() {
-	configParams = configTable()
-	configIndex = make(map[string]*configParam, 2*len(configParams))
-	for _, p := range configParams {
+func indexConfig(params []*configParam) map[string]*configParam {
+	idx := make(map[string]*configParam, 2*len(params))
+	for _, p := range params {
 		for _, n := range []string{p.name, p.alias} {
 			if n == "" {
 				continue
 			}
-			if _, dup := configIndex[n]; dup {
+			if _, dup := idx[n]; dup {
 				panic("node: config parameter registered twice: " + n)
 			}
-			configIndex[n] = p
-			configNames = append(configNames, n)
+			idx[n] = p
 		}
 	}
+	return idx
+}
+
+func configNameList(params []*configParam) []string {
+	var names []string
+	for _, p := range params {
+		names = append(names, p.name)
+		if p.alias != "" {
+			names = append(names, p.alias)
+		}
+	}
+	return names
 }
 
 // lookupConfig finds a parameter by name or alias, case-insensitively.
@@ -815,7 +828,7 @@ func configTable() []*configParam {
 
 		// Integer configs.
 		intCfg("databases", "", immutable, 1, intMax, func(c *Config) *int { return &c.Databases }, 16, 0, nil),
-		intCfg("port", "", mutable, 0, 65535, func(c *Config) *int { return &c.Port }, 6379, 0, applyListeners),
+		intCfg("port", "", mutable, 0, 65535, func(c *Config) *int { return &c.Port }, 6379, 0, applyPort),
 		extraNum("io-threads", "", dbg|immutable, signed, 1, 128, 1, 0),
 		intCfg("auto-aof-rewrite-percentage", "", mutable, 0, intMax, func(c *Config) *int { return &c.AutoAOFRewritePercentage }, 100, 0, nil),
 		extraNum("cluster-replica-validity-factor", "cluster-slave-validity-factor", mutable, signed, 0, intMax, 10, 0),
@@ -926,7 +939,7 @@ func configTable() []*configParam {
 		{name: "client-output-buffer-limit", flags: cfgMultiArg, kind: obufKind{}},
 		{name: "oom-score-adj-values", flags: cfgMultiArg, kind: oomValuesKind{}},
 		{name: "notify-keyspace-events", kind: notifyKind{}, apply: applyNotify},
-		{name: "bind", flags: cfgMultiArg, kind: bindKind{}, apply: applyListeners},
+		{name: "bind", flags: cfgMultiArg, kind: bindKind{}, apply: applyBind},
 		{name: "replicaof", alias: "slaveof", flags: cfgImmutable | cfgMultiArg, kind: replicaofKind{}},
 		{name: "latency-tracking-info-percentiles", flags: cfgMultiArg, kind: percentilesKind{}},
 	}

@@ -163,9 +163,9 @@ func (s *Server) Listen() error {
 	if s.ln != nil {
 		return nil
 	}
-	// One socket per bind address behind one listener, which CONFIG SET
-	// port/bind can move (listenerSet, config_cmd.go).
-	ln, err := newListenerSet(s.cfg.Bind, s.cfg.Port)
+	// One socket per bind address, and the unix socket, behind one listener
+	// that CONFIG SET port/bind can move (listenerSet, config_cmd.go).
+	ln, err := s.openListeners()
 	if err != nil {
 		return fmt.Errorf("listen on port %d: %w", s.cfg.Port, err)
 	}
