@@ -699,6 +699,9 @@ func init() {
 // lookupCommand finds the command a client names, through the server's
 // rename-command directives.
 func (s *Server) lookupCommand(name []byte) *command {
+	if len(s.cfg.RenameCommands) == 0 { // the hot path: no map lookups
+		return lookupCommand(name)
+	}
 	over, ok := s.ext[renameExt].(map[string]*command)
 	if !ok {
 		return lookupCommand(name)
