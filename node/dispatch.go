@@ -107,6 +107,7 @@ func (s *Server) serveRESP(conn redcon.Conn, rc redcon.Command) {
 		return
 	}
 	s.execute(c, rc.Args)
+	s.waitIfBlocked(c)
 	for !c.closeAfterReply {
 		more := conn.ReadPipeline()
 		if len(more) == 0 {
@@ -117,6 +118,7 @@ func (s *Server) serveRESP(conn redcon.Conn, rc redcon.Command) {
 				break
 			}
 			s.execute(c, more[i].Args)
+			s.waitIfBlocked(c)
 		}
 	}
 	s.mu.Unlock()
@@ -223,11 +225,24 @@ func (s *Server) execute(c *Client, args [][]byte) {
 	for _, ic := range interceptors {
 		if ic(s, c, cmd, args) {
 			s.finishReply(c, mark)
+			s.serveReadyKeys()
 			return
 		}
 	}
 	s.call(c, cmd, args)
 	s.finishReply(c, mark)
+	// Clients blocked on keys this command (or the transaction or script
+	// it ran) made ready are served once it is over (blocking.go).
+	s.serveReadyKeys()
+}
+
+// waitIfBlocked waits, with the shard lock released, while the command
+// just run keeps c blocked on keys (blocking.go): the client's next
+// pipelined command runs only once it is served or times out.
+func (s *Server) waitIfBlocked(c *Client) {
+	if c.flags&flagBlocked != 0 {
+		s.waitUnblocked(c)
+	}
 }
 
 // call runs a resolved command and accounts for it. MULTI/EXEC and
