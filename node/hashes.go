@@ -513,9 +513,11 @@ func hgetallGeneric(s *Server, c *Client, args [][]byte, what int) {
 	})
 }
 
-func hkeysCommand(s *Server, c *Client, args [][]byte)   { hgetallGeneric(s, c, args, hashKeys) }
-func hvalsCommand(s *Server, c *Client, args [][]byte)   { hgetallGeneric(s, c, args, hashVals) }
-func hgetallCommand(s *Server, c *Client, args [][]byte) { hgetallGeneric(s, c, args, hashKeys|hashVals) }
+func hkeysCommand(s *Server, c *Client, args [][]byte) { hgetallGeneric(s, c, args, hashKeys) }
+func hvalsCommand(s *Server, c *Client, args [][]byte) { hgetallGeneric(s, c, args, hashVals) }
+func hgetallCommand(s *Server, c *Client, args [][]byte) {
+	hgetallGeneric(s, c, args, hashKeys|hashVals)
+}
 
 func hincrbyCommand(s *Server, c *Client, args [][]byte) {
 	incr, ok := int64Arg(c, args[3])
