@@ -5,13 +5,15 @@ import (
 	"math"
 	"slices"
 
+	"github.com/keyfleet/keyfleet/node/ds/quicklist"
 	"github.com/keyfleet/keyfleet/node/keyspace"
 )
 
 // SORT and SORT_RO, as Redis 7.0's sort.c: lists, sets and sorted sets,
 // numerically or with ALPHA, by the elements or by keys and hash fields
 // named by a pattern (BY nosort keeps the native order), with LIMIT, GET
-// patterns and STORE into a list.
+// patterns and STORE into a list. Lists and hash fields are read through
+// the list and hash families (lists.go, hashes.go).
 
 func init() {
 	register(map[string]handler{
@@ -20,18 +22,35 @@ func init() {
 	})
 }
 
-// sortAccess connects SORT to the list and hash families: how to read a
-// list, build one for STORE, and read a hash field. The list and hash
-// files fill it from their init functions (see sortWireFamilies); it is
-// read-only once the program runs.
-type sortAccess struct {
-	listLen  func(o *keyspace.Object) int
-	listEach func(o *keyspace.Object, start int, reverse bool, f func(elem []byte) bool)
-	listNew  func(s *Server, elems [][]byte) keyspace.Object
-	hashGet  func(o *keyspace.Object, field []byte) ([]byte, bool)
+// sortListLen, sortListEach and sortListStore are SORT's view of lists:
+// their length, their elements from an index in either direction, and a
+// new list of the result for STORE.
+func sortListLen(o *keyspace.Object) int { return listOf(o).Len() }
+
+func sortListEach(o *keyspace.Object, start int, reverse bool, f func(elem []byte) bool) {
+	it := listOf(o).IteratorAt(start, !reverse)
+	if it == nil {
+		return
+	}
+	defer it.Release()
+	var e quicklist.Entry
+	var buf []byte
+	for it.Next(&e) {
+		buf = e.Append(buf[:0])
+		if !f(buf) {
+			return
+		}
+	}
 }
 
-var sortHooks sortAccess
+func (s *Server) sortListStore(elems [][]byte) keyspace.Object {
+	o := s.newListObject()
+	ql := s.list(&o)
+	for _, e := range elems {
+		ql.PushTail(e)
+	}
+	return o
+}
 
 const errSortScores = "ERR One or more scores can't be converted into double"
 
@@ -69,10 +88,14 @@ func (s *Server) lookupByPattern(db *DB, pattern, elem []byte) ([]byte, bool) {
 		return nil, false
 	}
 	if field != nil {
-		if o.Type != keyspace.TypeHash || sortHooks.hashGet == nil {
+		if o.Type != keyspace.TypeHash {
 			return nil, false
 		}
-		return sortHooks.hashGet(o, field)
+		v, ok := hashGet(o, field)
+		if !ok {
+			return nil, false
+		}
+		return v.appendTo(nil), true
 	}
 	if o.Type != keyspace.TypeString {
 		return nil, false
@@ -136,10 +159,6 @@ func sortGeneric(s *Server, c *Client, args [][]byte, readonly bool) {
 		c.Error(errWrongType)
 		return
 	}
-	if o != nil && o.Type == keyspace.TypeList && sortHooks.listEach == nil {
-		c.Error("ERR SORT of lists is not available")
-		return
-	}
 	// A set has no order of its own: when the result is stored or a
 	// script reads it, sort it so that replicas and AOF agree.
 	if dontSort && o != nil && o.Type == keyspace.TypeSet && (storeKey != nil || c.flags&flagLuaClient != 0) {
@@ -154,7 +173,7 @@ func sortGeneric(s *Server, c *Client, args [][]byte, readonly bool) {
 	if o != nil {
 		switch o.Type {
 		case keyspace.TypeList:
-			n = sortHooks.listLen(o)
+			n = sortListLen(o)
 		case keyspace.TypeSet:
 			n = setSize(o)
 		case keyspace.TypeZSet:
@@ -189,7 +208,7 @@ func sortGeneric(s *Server, c *Client, args [][]byte, readonly bool) {
 			if desc {
 				from = n - int(start) - 1
 			}
-			sortHooks.listEach(o, from, desc, func(e []byte) bool {
+			sortListEach(o, from, desc, func(e []byte) bool {
 				items = append(items, sortItem{elem: bytes.Clone(e)})
 				return len(items) < count
 			})
@@ -218,7 +237,7 @@ func sortGeneric(s *Server, c *Client, args [][]byte, readonly bool) {
 	case native:
 	case o.Type == keyspace.TypeList:
 		items = make([]sortItem, 0, n)
-		sortHooks.listEach(o, 0, false, func(e []byte) bool {
+		sortListEach(o, 0, false, func(e []byte) bool {
 			items = append(items, sortItem{elem: bytes.Clone(e)})
 			return true
 		})
@@ -337,12 +356,8 @@ func sortGeneric(s *Server, c *Client, args [][]byte, readonly bool) {
 			out = append(out, bytes.Clone(v))
 		}
 	}
-	if outLen > 0 && sortHooks.listNew == nil {
-		c.Error("ERR SORT ... STORE is not available")
-		return
-	}
 	if outLen > 0 {
-		s.setKey(db, storeKey, sortHooks.listNew(s, out), false)
+		s.setKey(db, storeKey, s.sortListStore(out), false)
 		s.signalReady(db, storeKey)
 		s.notify(notifyList, "sortstore", storeKey, db.id)
 		s.dirty += outLen

@@ -93,3 +93,32 @@ func TestLookupByPattern(t *testing.T) {
 		}
 	}
 }
+
+// The replies below are redis-server 7.0.15's.
+func TestSortListsAndHashFields(t *testing.T) {
+	_, rc := testServer(t, nil)
+	ctx := context.Background()
+	rc.RPush(ctx, "l", 3, 1, 2)
+	rc.HSet(ctx, "w_1", "f", "30")
+	rc.HSet(ctx, "w_2", "f", "10")
+	rc.HSet(ctx, "w_3", "f", "20")
+	rc.LPush(ctx, "testa", 2, 1, 4, 3, 5)
+	runSteps(t, rc, []step{
+		{cmd("sort", "l"), []any{"1", "2", "3"}},
+		{cmd("sort", "l", "desc"), []any{"3", "2", "1"}},
+		{cmd("sort", "l", "by", "w_*->f"), []any{"2", "3", "1"}},
+		{cmd("sort", "l", "by", "w_*->f", "get", "w_*->f", "get", "#"), []any{"10", "2", "20", "3", "30", "1"}},
+		{cmd("sort", "l", "by", "nosort"), []any{"3", "1", "2"}},
+		{cmd("sort", "l", "by", "nosort", "desc"), []any{"2", "1", "3"}},
+		{cmd("sort", "l", "by", "nosort", "desc", "limit", "1", "5"), []any{"1", "3"}},
+		{cmd("sort", "l", "get", "w_*->nofield"), []any{nil, nil, nil}},
+		{cmd("sort", "testa", "by", "nosort"), []any{"5", "3", "4", "1", "2"}},
+		{cmd("sort", "testa", "by", "nosort", "limit", "0", "3", "store", "testb"), 3},
+		{cmd("lrange", "testb", "0", "-1"), []any{"5", "3", "4"}},
+		{cmd("object", "encoding", "testb"), "quicklist"},
+		{cmd("sort", "l", "by", "w_*->f", "get", "w_*->nofield", "store", "dst"), 3},
+		{cmd("lrange", "dst", "0", "-1"), []any{"", "", ""}},
+		{cmd("sort", "l", "alpha", "limit", "10", "10", "store", "dst"), 0},
+		{cmd("exists", "dst"), 0},
+	})
+}
