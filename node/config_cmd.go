@@ -40,7 +40,65 @@ func init() {
 		s.notifyFlags = s.cfg.notifyFlags
 		s.cfg.Hz = clampHz(s.cfg.Hz)
 		s.hooks.cron = append(s.hooks.cron, s.closeIdleClients)
+		if err := s.setOOMScoreAdj(); err != nil {
+			s.log.Warn("unable to set oom_score_adj", "err", err)
+		}
 	})
+}
+
+// oomState remembers the process's own oom_score_adj while the server
+// adjusts it, to restore it when oom-score-adj goes back to "no".
+type oomState struct {
+	adjusted bool
+	base     int
+}
+
+// oomScoreFile is where Linux takes a process's OOM score adjustment.
+const oomScoreFile = "/proc/self/oom_score_adj"
+
+// setOOMScoreAdj applies oom-score-adj and oom-score-adj-values to the
+// process, as Redis's setOOMScoreAdj: "relative" adds the value for the
+// server's role to the score the process had, "absolute" sets it.
+func (s *Server) setOOMScoreAdj() error {
+	st, _ := s.ext["oom"].(*oomState)
+	if st == nil {
+		st = &oomState{}
+		s.ext["oom"] = st
+	}
+	mode, _ := s.cfg.extra["oom-score-adj"].(int)
+	var val int
+	switch {
+	case mode != 0:
+		if !st.adjusted {
+			data, err := os.ReadFile(oomScoreFile)
+			if err != nil {
+				return fmt.Errorf("read oom_score_adj: %w", err)
+			}
+			base, err := strconv.Atoi(strings.TrimSpace(string(data)))
+			if err != nil {
+				return fmt.Errorf("read oom_score_adj: %w", err)
+			}
+			st.adjusted, st.base = true, base
+		}
+		class := 0
+		if s.isReplica() || s.cfg.ReplicaOf.Host != "" {
+			class = 1
+		}
+		val = int(oomValuesKind{}.load(s.cfg)[class])
+		if mode == 1 { // relative
+			val += st.base
+		}
+		val = min(max(val, -1000), 1000)
+	case st.adjusted:
+		st.adjusted = false
+		val = st.base
+	default:
+		return nil
+	}
+	if err := os.WriteFile(oomScoreFile, []byte(strconv.Itoa(val)+"\n"), 0); err != nil {
+		return fmt.Errorf("write oom_score_adj: %w", err)
+	}
+	return nil
 }
 
 // closeIdleClients closes the connections idle for more than "timeout"
@@ -105,6 +163,13 @@ var (
 	applyReplBacklogSize = &applier{name: "repl-backlog-size", fn: func(s *Server) error {
 		// resizeReplicationBacklog's floor.
 		s.cfg.ReplBacklogSize = max(s.cfg.ReplBacklogSize, 16*1024)
+		return nil
+	}}
+	applyOOMScoreAdj = &applier{name: "oom-score-adj", fn: func(s *Server) error {
+		if err := s.setOOMScoreAdj(); err != nil {
+			s.log.Warn("unable to set oom_score_adj", "err", err)
+			return errors.New("Failed to set current oom_score_adj. Check server logs.")
+		}
 		return nil
 	}}
 	applyLogLevel = &applier{name: "loglevel", fn: func(s *Server) error {

@@ -725,3 +725,39 @@ func TestUnixSocket(t *testing.T) {
 	}
 	_ = s
 }
+
+// TestOOMScoreAdj follows unit/oom-score-adj: the process's score follows
+// the setting and returns to its own value with "no".
+func TestOOMScoreAdj(t *testing.T) {
+	if _, err := os.Stat(oomScoreFile); err != nil {
+		t.Skip("no /proc/self/oom_score_adj")
+	}
+	read := func() int {
+		data, _ := os.ReadFile(oomScoreFile)
+		v, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+		return v
+	}
+	base := read()
+	_, rc := testServer(t, nil)
+	ctx := context.Background()
+	if err := rc.ConfigSet(ctx, "oom-score-adj-values", "10 20 30").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.ConfigSet(ctx, "oom-score-adj", "absolute").Err(); err != nil {
+		if strings.Contains(err.Error(), "Failed to set") {
+			t.Skip("cannot write oom_score_adj here")
+		}
+		t.Fatal(err)
+	}
+	if got := read(); got != 10 {
+		t.Errorf("absolute: oom_score_adj %d, want 10", got)
+	}
+	rc.ConfigSet(ctx, "oom-score-adj", "relative")
+	if got := read(); got != min(base+10, 1000) {
+		t.Errorf("relative: oom_score_adj %d, want %d", got, base+10)
+	}
+	rc.ConfigSet(ctx, "oom-score-adj", "no")
+	if got := read(); got != base {
+		t.Errorf("no: oom_score_adj %d, want the original %d", got, base)
+	}
+}
