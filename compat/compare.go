@@ -116,6 +116,8 @@ func normalise(mode string, v Value) Value {
 		return maskClientFields(v)
 	case "hello":
 		return maskHelloID(v)
+	case "monitor":
+		return maskMonitor(v)
 	}
 	return v
 }
@@ -304,5 +306,19 @@ func sortSubcommandDocs(v Value) Value {
 			out.Elems[i+1] = out.Elems[i+1].sortedElems(true)
 		}
 	}
+	return out
+}
+
+var monitorPrefix = regexp.MustCompile(`^[0-9]+\.[0-9]+ \[([0-9]+) [^\]]*\]`)
+
+// maskMonitor blanks the time and client address that start a MONITOR
+// line ("+1732540000.123456 [0 127.0.0.1:40000] "set" "a""), keeping
+// the database and the command.
+func maskMonitor(v Value) Value {
+	if v.Type != '+' {
+		return v
+	}
+	out := v
+	out.Str = monitorPrefix.ReplaceAllString(v.Str, "T [$1 ADDR]")
 	return out
 }

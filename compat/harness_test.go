@@ -182,6 +182,8 @@ func TestEqualResults(t *testing.T) {
 		{Options{Mode: "hello"}, v("%2\r\n$2\r\nid\r\n:3\r\n$5\r\nproto\r\n:3\r\n"), v("%2\r\n$2\r\nid\r\n:7\r\n$5\r\nproto\r\n:2\r\n"), false},
 		{Options{Mode: "config"}, v("*4\r\n$4\r\nport\r\n$1\r\n1\r\n$2\r\nhz\r\n$2\r\n10\r\n"), v("*4\r\n$2\r\nhz\r\n$2\r\n10\r\n$4\r\nport\r\n$1\r\n2\r\n"), true},
 		{Options{Mode: "config"}, v("*4\r\n$4\r\nport\r\n$1\r\n1\r\n$2\r\nhz\r\n$2\r\n10\r\n"), v("*4\r\n$2\r\nhz\r\n$2\r\n11\r\n$4\r\nport\r\n$1\r\n1\r\n"), false},
+		{Options{Mode: "monitor"}, v("+1732540000.123456 [0 127.0.0.1:4000] \"set\" \"a\"\r\n"), v("+1732540001.5 [0 127.0.0.1:5] \"set\" \"a\"\r\n"), true},
+		{Options{Mode: "monitor"}, v("+1732540000.123456 [0 127.0.0.1:4000] \"set\" \"a\"\r\n"), v("+1732540001.5 [1 127.0.0.1:5] \"set\" \"a\"\r\n"), false},
 		{Options{}, result{Err: "closed"}, result{Err: "closed"}, true},
 		{Options{Mode: "ignore"}, v("+OK\r\n"), result{Err: "timeout"}, false},
 		{Options{Mode: "ignore"}, v("+OK\r\n"), v(":1\r\n"), true},

@@ -19,11 +19,12 @@ import (
 //	!conn other                   later steps use connection "other" (opened on first use)
 //	!sleep 120                    wait 120 ms (for expiry; never as synchronisation)
 //	[n=2] !raw "PING\r\nPING\r\n" send bytes as they are, read 2 replies
+//	[n=1] !raw ""                read a reply nobody asked for (MONITOR, pub/sub)
 //
 // Options (space-separated inside one pair of brackets):
 //
 //	exact sorted sortpairs config commandinfo commanddocs type len fields
-//	client hello ignore scanall
+//	client hello monitor ignore scanall
 //	    the comparison mode (compare.go); default: per command, else exact
 //	approx=N   integers may differ by up to N (TTLs)
 //	n=N        read N replies (default 1); noreply is n=0
@@ -70,7 +71,7 @@ type Case struct {
 
 var modes = map[string]bool{
 	"exact": true, "sorted": true, "sortpairs": true, "config": true, "commandinfo": true, "commanddocs": true, "type": true, "len": true,
-	"fields": true, "client": true, "hello": true, "ignore": true, "scanall": true,
+	"fields": true, "client": true, "hello": true, "monitor": true, "ignore": true, "scanall": true,
 	"approx": true,
 }
 
