@@ -73,14 +73,24 @@ func sharedEnv(t testing.TB) *env {
 
 func newEnv() (*env, error) {
 	e := &env{}
+	if err := e.start(); err != nil {
+		for _, stop := range e.stops {
+			stop()
+		}
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *env) start() error {
 	addr, stop, err := startRedis()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	e.stops = append(e.stops, stop)
 	e.redisAddr = addr
 	if e.cat, err = loadCatalog(addr); err != nil {
-		return nil, err
+		return err
 	}
 	// The harness's own user keeps reset working after a case sets
 	// requirepass (which binds only the default user).
@@ -88,18 +98,18 @@ func newEnv() (*env, error) {
 	r := admin.exchange("admin", EncodeCommand([]string{"ACL", "SETUSER", adminUser, "on", ">" + adminPass, "~*", "&*", "+@all"}), 1)[0]
 	admin.close()
 	if r.Err != "" || r.V.Type == '-' {
-		return nil, fmt.Errorf("create the harness's ACL user on redis-server: %s", r)
+		return fmt.Errorf("create the harness's ACL user on redis-server: %s", r)
 	}
 	if e.config, err = redisConfig(addr); err != nil {
-		return nil, err
+		return err
 	}
 	probeAddr, stopProbe, err := startNode()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	e.stops = append(e.stops, stopProbe)
 	e.prober = newProber(probeAddr, e.cat)
-	return e, nil
+	return nil
 }
 
 // startRedis runs redis-server 7.0 on a free loopback port, as upstream's
