@@ -7,8 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 )
 
 // Usage is the standalone node's --help text, after redis-server's.
@@ -46,6 +48,18 @@ func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger
 	}
 	if exe, err := os.Executable(); err == nil {
 		cfg.Executable = exe
+	}
+	if cfg.Daemonize && os.Getenv(daemonEnv) != "1" {
+		return daemonize(cfg.Executable, args)
+	}
+	if cfg.Daemonize && cfg.PidFile == "" {
+		cfg.PidFile = defaultPidFile
+	}
+	if cfg.PidFile != "" {
+		// As Redis, a pid file that cannot be written is only logged.
+		if err := os.WriteFile(cfg.PidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err == nil {
+			defer os.Remove(cfg.PidFile)
+		}
 	}
 	// As redis-server, the node logs to logfile, or to stdout when it is
 	// "", at loglevel (which CONFIG SET loglevel changes).
@@ -127,4 +141,27 @@ func ParseArgs(args []string, stdout io.Writer, stdin io.Reader) (*Config, error
 		}
 	}
 	return LoadConfig(file, in, options)
+}
+
+// daemonEnv marks the child started by daemonize.
+const daemonEnv = "KEYFLEET_NODE_DAEMONIZED"
+
+// defaultPidFile is Redis's pid file for a daemonized server without one.
+const defaultPidFile = "/var/run/redis.pid"
+
+// daemonize runs the node again in the background, detached from the
+// terminal in a session of its own, as "daemonize yes" asks (Go cannot
+// fork a running runtime, so it re-executes itself). The configuration is
+// read again by the child; one given on stdin is not passed on.
+func daemonize(exe string, args []string) error {
+	if exe == "" {
+		return errors.New("daemonize: cannot find the node's executable")
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), daemonEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("daemonize: %w", err)
+	}
+	return cmd.Process.Release()
 }
