@@ -7,9 +7,9 @@ TEST_TIMEOUT ?= 30m
 TESTFLAGS ?=
 FUZZTIME ?= 5s
 
-# What `make dev` runs. When the control plane's embedded mode lands, this
-# one line becomes: DEV_CMD = $(BIN)/controlplane --dev
-DEV_CMD = $(BIN)/node --port 6379
+# What `make dev` runs: the whole platform in one process (embedded
+# Postgres, control plane on :8080, node host, proxy on :6379).
+DEV_CMD = $(BIN)/controlplane --dev
 
 # Go sources outside generated or third-party trees.
 GOFILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' -not -path './.keyfleet/*')
