@@ -402,7 +402,15 @@ func (s *Server) infoClients(w *infoWriter) {
 	w.field("client_recent_max_output_buffer", maxOut)
 	w.field("blocked_clients", blocked)
 	w.field("tracking_clients", tracking)
-	w.field("clients_in_timeout_table", 0)
+	inTimeout := 0
+	if st, ok := s.ext[blockingExt].(*blockingState); ok {
+		for _, bc := range st.byClient {
+			if bc.deadline != 0 {
+				inTimeout++
+			}
+		}
+	}
+	w.field("clients_in_timeout_table", inTimeout)
 }
 
 // bytesToHuman is Redis's bytesToHuman: 100B, 1.50K, 2.00M, ...

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -274,4 +275,28 @@ func TestInfoNetBytes(t *testing.T) {
 	if in < 10000 || out < 10000 {
 		t.Errorf("net bytes in %d out %d after moving 10000 bytes each way", in, out)
 	}
+}
+
+func TestInfoBlockedClients(t *testing.T) {
+	s, rc := testServer(t, nil)
+	ctx := context.Background()
+	b1, b2 := newClient(t, s, 2), newClient(t, s, 2)
+	go b1.BLPop(ctx, 0, "nokey1")
+	go b2.BLPop(ctx, 100*time.Second, "nokey2")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, _ := rc.Info(ctx, "clients").Result()
+		if infoField(t, info, "blocked_clients") == "2" {
+			if v := infoField(t, info, "clients_in_timeout_table"); v != "1" {
+				t.Errorf("clients_in_timeout_table:%s, want 1", v)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("blocked clients never counted:\n%s", info)
+		}
+		runtime.Gosched()
+	}
+	rc.RPush(ctx, "nokey1", "x")
+	rc.RPush(ctx, "nokey2", "x")
 }
