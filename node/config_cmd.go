@@ -172,6 +172,12 @@ var (
 		}
 		return nil
 	}}
+	applyKeepAlive = &applier{name: "tcp-keepalive", fn: func(s *Server) error {
+		if ls, ok := s.ln.(*listenerSet); ok {
+			ls.keepAlive.Store(int64(s.cfg.TCPKeepalive))
+		}
+		return nil
+	}}
 	applyLogLevel = &applier{name: "loglevel", fn: func(s *Server) error {
 		if lv, ok := s.ext[logLevelExt].(*slog.LevelVar); ok {
 			lv.Set(slogLevel(s.cfg.LogLevel))
@@ -524,6 +530,8 @@ type listenerSet struct {
 	// netIn and netOut count the bytes read from and written to the
 	// connections accepted here (INFO total_net_input/output_bytes).
 	netIn, netOut atomic.Int64
+	// keepAlive is tcp-keepalive in seconds (0: off) for new connections.
+	keepAlive atomic.Int64
 
 	mu      sync.Mutex
 	lns     []net.Listener
@@ -540,6 +548,7 @@ type listenerSet struct {
 // openListeners opens the configured TCP sockets and unix socket.
 func (s *Server) openListeners() (*listenerSet, error) {
 	l := &listenerSet{ch: make(chan net.Conn), done: make(chan struct{})}
+	l.keepAlive.Store(int64(s.cfg.TCPKeepalive))
 	if err := l.replace(s.cfg.Bind, s.cfg.Port); err != nil {
 		return nil, err
 	}
@@ -644,6 +653,9 @@ func (l *listenerSet) acceptLoop(ln net.Listener) {
 			l.mu.Unlock()
 			continue
 		}
+		if tc, ok := conn.(*net.TCPConn); ok {
+			setKeepAlive(tc, l.keepAlive.Load())
+		}
 		select {
 		case l.ch <- &countingConn{Conn: conn, in: &l.netIn, out: &l.netOut}:
 		case <-l.done:
@@ -685,6 +697,17 @@ func (l *listenerSet) Addr() net.Addr {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.addr
+}
+
+// setKeepAlive configures TCP keepalive as Redis's anetKeepAlive: probes
+// after secs of idleness, every secs/3, three of them.
+func setKeepAlive(tc *net.TCPConn, secs int64) {
+	if secs <= 0 {
+		tc.SetKeepAlive(false)
+		return
+	}
+	d := time.Duration(secs) * time.Second
+	tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: d, Interval: max(d/3, time.Second), Count: 3})
 }
 
 // countingConn counts a connection's traffic into its listener's totals.

@@ -833,7 +833,7 @@ func configTable() []*configParam {
 		intCfg("auto-aof-rewrite-percentage", "", mutable, 0, intMax, func(c *Config) *int { return &c.AutoAOFRewritePercentage }, 100, 0, nil),
 		extraNum("cluster-replica-validity-factor", "cluster-slave-validity-factor", mutable, signed, 0, intMax, 10, 0),
 		intCfg("list-max-listpack-size", "list-max-ziplist-size", mutable, intMin, intMax, func(c *Config) *int { return &c.ListMaxListpackSize }, -2, 0, nil),
-		intCfg("tcp-keepalive", "", mutable, 0, intMax, func(c *Config) *int { return &c.TCPKeepalive }, 300, 0, nil),
+		intCfg("tcp-keepalive", "", mutable, 0, intMax, func(c *Config) *int { return &c.TCPKeepalive }, 300, 0, applyKeepAlive),
 		extraNum("cluster-migration-barrier", "", mutable, signed, 0, intMax, 1, 0),
 		extraNum("active-defrag-cycle-min", "", mutable, signed, 1, 99, 1, 0),
 		extraNum("active-defrag-cycle-max", "", mutable, signed, 1, 99, 25, 0),
