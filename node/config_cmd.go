@@ -264,7 +264,37 @@ func configSetCommand(s *Server, c *Client, args [][]byte) {
 		c.Error(errSyntax)
 		return
 	}
-	n := (len(args) - 2) / 2
+	if msg := s.configSet(c, args[2:]); msg != "" {
+		c.Error(msg)
+		return
+	}
+	c.OK()
+}
+
+// ConfigSet changes parameters of a running shard as CONFIG SET does
+// (name, value, name, value...): all or nothing, with the same checks,
+// appliers and rollback; protected parameters are allowed. The error is
+// CONFIG SET's message.
+func (s *Server) ConfigSet(pairs ...string) error {
+	if len(pairs)%2 != 0 {
+		return errors.New(errSyntax)
+	}
+	args := make([][]byte, len(pairs))
+	for i, p := range pairs {
+		args[i] = []byte(p)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if msg := s.configSet(nil, args); msg != "" {
+		return errors.New(msg)
+	}
+	return nil
+}
+
+// configSet is CONFIG SET on name/value pairs; c is nil for the engine's
+// own callers. It returns the error reply, or "" when it succeeded.
+func (s *Server) configSet(c *Client, args [][]byte) string {
+	n := len(args) / 2
 	params := make([]*configParam, n)
 	// names are the registered names the arguments matched: an alias is a
 	// parameter of its own for messages and duplicate checks, as in Redis.
@@ -277,7 +307,7 @@ func configSetCommand(s *Server, c *Client, args [][]byte) {
 		loadingError bool
 	)
 	for i := 0; i < n; i++ {
-		name := string(args[2+2*i])
+		name := string(args[2*i])
 		p := lookupConfig(name)
 		if p == nil {
 			if !invalid {
@@ -288,13 +318,13 @@ func configSetCommand(s *Server, c *Client, args [][]byte) {
 		}
 		// Sensitive values stay out of SLOWLOG and MONITOR even when the
 		// command fails.
-		if p.has(cfgSensitive) {
+		if p.has(cfgSensitive) && c != nil {
 			c.redact(3 + 2*i)
 		}
 		if invalid {
 			continue
 		}
-		if p.has(cfgImmutable) || (p.has(cfgProtected) && !s.protectedAllowed(s.cfg.EnableProtectedConfigs, c)) {
+		if p.has(cfgImmutable) || (p.has(cfgProtected) && c != nil && !s.protectedAllowed(s.cfg.EnableProtectedConfigs, c)) {
 			errMsg = "can't set protected config"
 			if p.has(cfgImmutable) {
 				errMsg = "can't set immutable config"
@@ -315,21 +345,19 @@ func configSetCommand(s *Server, c *Client, args [][]byte) {
 		}
 		params[i], names[i] = p, canonical
 	}
-	fail := func() {
+	fail := func() string {
 		switch {
 		case loadingError:
-			c.Error(errLoading)
+			return errLoading
 		case invalidName != "":
-			c.Error(fmt.Sprintf("ERR Unknown option or number of arguments for CONFIG SET - '%s'", invalidName))
+			return fmt.Sprintf("ERR Unknown option or number of arguments for CONFIG SET - '%s'", invalidName)
 		case errMsg != "":
-			c.Error(fmt.Sprintf("ERR CONFIG SET failed (possibly related to argument '%s') - %s", errArg, errMsg))
-		default:
-			c.Error(fmt.Sprintf("ERR CONFIG SET failed (possibly related to argument '%s')", errArg))
+			return fmt.Sprintf("ERR CONFIG SET failed (possibly related to argument '%s') - %s", errArg, errMsg)
 		}
+		return fmt.Sprintf("ERR CONFIG SET failed (possibly related to argument '%s')", errArg)
 	}
 	if invalid {
-		fail()
-		return
+		return fail()
 	}
 
 	backup := s.cfg.Clone()
@@ -337,12 +365,11 @@ func configSetCommand(s *Server, c *Client, args [][]byte) {
 	var applierName []string
 	var hooked []*configParam
 	for i, p := range params {
-		changed, err := p.setArgs(s.cfg, splitConfigSetValue(p, string(args[3+2*i])), nil)
+		changed, err := p.setArgs(s.cfg, splitConfigSetValue(p, string(args[2*i+1])), nil)
 		if err != nil {
 			*s.cfg = *backup
 			errArg, errMsg = names[i], err.Error()
-			fail()
-			return
+			return fail()
 		}
 		if !changed {
 			continue
@@ -375,8 +402,7 @@ func configSetCommand(s *Server, c *Client, args [][]byte) {
 			s.log.Warn("failed applying new configuration; restoring previous settings", "param", applierName[i], "err", err)
 			restore()
 			errArg, errMsg = applierName[i], err.Error()
-			fail()
-			return
+			return fail()
 		}
 	}
 	for _, p := range hooked {
@@ -385,12 +411,11 @@ func configSetCommand(s *Server, c *Client, args [][]byte) {
 				s.log.Warn("failed applying new configuration; restoring previous settings", "param", p.name, "err", err)
 				restore()
 				errArg, errMsg = p.name, err.Error()
-				fail()
-				return
+				return fail()
 			}
 		}
 	}
-	c.OK()
+	return ""
 }
 
 // splitConfigSetValue splits a CONFIG SET value for a multi-argument

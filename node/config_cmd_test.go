@@ -761,3 +761,29 @@ func TestOOMScoreAdj(t *testing.T) {
 		t.Errorf("no: oom_score_adj %d, want the original %d", got, base)
 	}
 }
+
+func TestServerConfigSet(t *testing.T) {
+	s, rc := testServer(t, nil)
+	if err := s.ConfigSet("maxmemory", "1mb", "dbfilename", "x.rdb", "notify-keyspace-events", "KEA"); err != nil {
+		t.Fatal(err)
+	}
+	if got := configGet(t, rc, "dbfilename"); got != "x.rdb" {
+		t.Errorf("dbfilename %q", got)
+	}
+	s.mu.Lock()
+	mm, flags := s.cfg.MaxMemory, s.notifyFlags
+	s.mu.Unlock()
+	if mm != 1<<20 || flags&notifyKeyspace == 0 {
+		t.Errorf("maxmemory %d notify %b", mm, flags)
+	}
+	err := s.ConfigSet("maxmemory", "2mb", "databases", "3")
+	if err == nil || err.Error() != "ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config" {
+		t.Errorf("immutable: %v", err)
+	}
+	if got := configGet(t, rc, "maxmemory"); got != "1048576" {
+		t.Errorf("maxmemory %q after a failed ConfigSet", got)
+	}
+	if err := s.ConfigSet("maxmemory"); err == nil {
+		t.Error("odd argument count accepted")
+	}
+}
