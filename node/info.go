@@ -22,7 +22,7 @@ import (
 func init() {
 	register(map[string]handler{"info": infoCommand})
 	serverInits = append(serverInits, func(s *Server) {
-		st := &infoState{startUsed: 0}
+		st := &infoState{}
 		st.replID = randomHex(rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), 40)
 		s.ext[infoExt] = st
 		st.startUsed = s.usedMemory()
@@ -446,7 +446,7 @@ func (s *Server) infoMemory(w *infoWriter) {
 	if used > st.peak {
 		st.peak = used
 	}
-	objects, unused, free, released, total := heapStats()
+	objects, unused, _, released, total := heapStats()
 	rss := processRSS()
 	active := objects + unused // heap spans in use
 	resident := total - released
@@ -511,7 +511,6 @@ func (s *Server) infoMemory(w *infoWriter) {
 	pending, freed := s.lazyfreeInfo()
 	w.field("lazyfree_pending_objects", pending)
 	w.field("lazyfreed_objects", freed)
-	_ = free
 }
 
 func (s *Server) infoPersistence(w *infoWriter) {
