@@ -157,8 +157,13 @@ func StringToInt64(v []byte) (int64, bool) {
 }
 
 // New returns an empty listpack.
-func New() Listpack {
-	lp := make(Listpack, HeaderSize+1, 16)
+func New() Listpack { return NewCap(16) }
+
+// NewCap returns an empty listpack with room for capacity bytes in all
+// (header and terminator included), so that a listpack whose final size
+// is known is allocated once.
+func NewCap(capacity int) Listpack {
+	lp := make(Listpack, HeaderSize+1, max(capacity, HeaderSize+1))
 	lp.setTotal(HeaderSize + 1)
 	lp.setCount(0)
 	lp[HeaderSize] = EOF
@@ -522,8 +527,9 @@ func SafeToAdd(lp Listpack, add int) bool {
 func (lp *Listpack) resize(n int) {
 	b := *lp
 	if n <= cap(b) {
-		// Shrink the allocation when it would waste more than half.
-		if n < cap(b)/2 && cap(b) > 64 {
+		// Shrink the allocation when it would waste more than half (not
+		// while growing into room reserved by Grow).
+		if n < len(b) && n < cap(b)/2 && cap(b) > 64 {
 			nb := make([]byte, n)
 			copy(nb, b[:min(len(b), n)])
 			*lp = nb
@@ -537,6 +543,20 @@ func (lp *Listpack) resize(n int) {
 		c = n + n/8
 	}
 	nb := append([]byte(nil), make([]byte, c)...)[:n]
+	copy(nb, b)
+	*lp = nb
+}
+
+// Grow makes room for n more bytes with at most one allocation, so that
+// a batch of inserts whose size is known (EntrySize) does not reallocate
+// at each one. The room is kept until the listpack shrinks.
+func (lp *Listpack) Grow(n int) {
+	lp.ensure()
+	b := *lp
+	if n <= 0 || cap(b)-len(b) >= n {
+		return
+	}
+	nb := append([]byte(nil), make([]byte, len(b)+n)...)[:len(b)]
 	copy(nb, b)
 	*lp = nb
 }

@@ -485,3 +485,33 @@ func BenchmarkFindField(b *testing.B) {
 		}
 	}
 }
+
+// TestGrowReservesRoom: after Grow, inserts of the reserved size do not
+// reallocate, and the room is not given back while it is being filled.
+func TestGrowReservesRoom(t *testing.T) {
+	vals := []string{"field", "12", "a longer value than the others", "-70000", "x"}
+	need := 0
+	for _, v := range vals {
+		need += EntrySize([]byte(v))
+	}
+	for _, lp := range []Listpack{nil, NewCap(HeaderSize + 1 + need), New()} {
+		lp.Grow(need)
+		base := &lp[:1][0]
+		for i, v := range vals {
+			if i%2 == 0 {
+				lp.Append([]byte(v))
+			} else {
+				lp.Prepend([]byte(v))
+			}
+			if &lp[0] != base {
+				t.Fatalf("insert %d reallocated inside the reserved room", i)
+			}
+		}
+		if len(lp) != HeaderSize+1+need {
+			t.Fatalf("listpack is %d bytes, want %d", len(lp), HeaderSize+1+need)
+		}
+		if err := Validate(lp, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
