@@ -263,9 +263,61 @@ func newPlainNode(v []byte) *node {
 }
 
 func newNodeWith(v []byte) *node {
-	lp := listpack.New()
+	lp := listpack.NewCap(listpack.HeaderSize + 1 + listpack.EntrySize(v))
 	lp.Append(v)
 	return &node{entry: lp, sz: len(lp), count: 1}
+}
+
+// reserve makes room in n for the values of vals that the fill rules
+// will let it take after its current entries, so that a multi-element
+// push allocates a node's listpack once rather than at every size class.
+func (ql *Quicklist) reserve(n *node, vals [][]byte) {
+	if n == nil || n.plain || n.compressed {
+		return
+	}
+	sim := *n
+	add := 0
+	for _, v := range vals {
+		if !ql.allowInsert(&sim, len(v)) {
+			break
+		}
+		e := listpack.EntrySize(v)
+		add += e
+		sim.sz += e
+		sim.count++
+	}
+	if add > 0 {
+		n.lp().Grow(add)
+	}
+}
+
+// PushAll pushes vals one after another at the head or the tail, as that
+// many Push calls would, reserving each node's room once.
+func (ql *Quicklist) PushAll(vals [][]byte, head bool) {
+	var reserved *node
+	for i, v := range vals {
+		end := ql.tail
+		if head {
+			end = ql.head
+		}
+		if end != reserved && len(vals)-i > 1 {
+			ql.reserve(end, vals[i:])
+			reserved = end
+		}
+		ql.Push(v, head)
+		if head && ql.head != end || !head && ql.tail != end {
+			// A new node took v: room for the rest goes there.
+			reserved = nil
+			n := ql.tail
+			if head {
+				n = ql.head
+			}
+			if len(vals)-i > 1 {
+				ql.reserve(n, vals[i+1:])
+				reserved = n
+			}
+		}
+	}
 }
 
 func (n *node) lp() *listpack.Listpack { return (*listpack.Listpack)(&n.entry) }

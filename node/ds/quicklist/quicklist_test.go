@@ -312,3 +312,36 @@ func FuzzOps(f *testing.F) {
 		verify(t, ql, model)
 	})
 }
+
+// TestPushAllMatchesPush: a batch push builds the same nodes as single
+// pushes, for any fill.
+func TestPushAllMatchesPush(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for _, fill := range []int{-5, -2, -1, 1, 3, 16, 128} {
+		for _, head := range []bool{true, false} {
+			a, b := New(fill, 1), New(fill, 1)
+			a.SetPackedThreshold(3000)
+			b.SetPackedThreshold(3000)
+			var model []string
+			for batch := 0; batch < 40; batch++ {
+				vals := make([][]byte, 1+r.IntN(30))
+				for i := range vals {
+					vals[i] = []byte(value(r))
+				}
+				a.PushAll(vals, head)
+				for _, v := range vals {
+					b.Push(v, head)
+					if head {
+						model = append([]string{string(v)}, model...)
+					} else {
+						model = append(model, string(v))
+					}
+				}
+			}
+			verify(t, a, model)
+			if sa, sb := a.Stats(), b.Stats(); sa.Nodes != sb.Nodes || sa.UncompressedSize != sb.UncompressedSize || sa.Compressed != sb.Compressed {
+				t.Fatalf("fill %d head %v: PushAll layout %+v, Push layout %+v", fill, head, sa, sb)
+			}
+		}
+	}
+}
