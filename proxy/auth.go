@@ -103,7 +103,7 @@ func (c *client) authenticate(id string, pass []byte) string {
 	c.pushDB.Store(db)
 	c.route = nil
 	c.syncRoute()
-	c.lim.max = c.maxRequest() + 1<<10
+	c.rd.SetLimits(c.maxRequest()+1<<10, maxBulk, false)
 	c.conn.SetReadDeadline(time.Time{})
 	// The quota for the rest of this batch is asked for on its next
 	// command.
@@ -251,7 +251,7 @@ func resetCommand(c *client, r *request) {
 	c.resetState()
 	c.unbind()
 	c.proto = 2
-	c.lim.max = unauthRequestBytes
+	c.rd.SetLimits(unauthRequestBytes, maxBulk, true)
 	c.conn.SetReadDeadline(time.Now().Add(c.p.opts.AuthTimeout))
 	c.replyRaw([]byte("+RESET\r\n"))
 }

@@ -4,12 +4,9 @@ import (
 	"errors"
 	"io"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/tidwall/redcon"
 
 	"github.com/keyfleet/keyfleet/internal/commands"
 	"github.com/keyfleet/keyfleet/proxy/resp"
@@ -21,16 +18,16 @@ import (
 // touched and one write back, whatever its length. Backend readers only
 // fill slots and, for pub/sub and tracking, push messages (under outMu).
 //
-// Requests are parsed with redcon's Reader in this loop rather than with
-// redcon's Server: a proxy answers asynchronously (the reply comes from a
-// shard), must enforce request size limits before buffering a request,
-// count bytes per tenant, and write push messages from other goroutines,
-// none of which redcon's synchronous handler model allows.
+// The loop is the proxy's own rather than redcon's Server: a proxy answers
+// asynchronously (the reply comes from a shard), must bound a request
+// before buffering it, counts bytes per tenant, and writes push messages
+// from other goroutines, none of which redcon's synchronous handler model
+// allows. Requests are parsed by resp.RequestReader (see there for why
+// not redcon's Reader).
 type client struct {
 	p       *Proxy
 	conn    net.Conn
-	rd      *redcon.Reader
-	lim     *limitReader
+	rd      *resp.RequestReader
 	id      int64
 	addr    string
 	laddr   string
@@ -102,7 +99,7 @@ type client struct {
 	bytesIn         int64
 
 	// Read-ahead while blocked (to notice a disconnect).
-	stash   []redcon.Command
+	stash   []resp.Request
 	readCh  chan readResult
 	reading bool
 	quit    bool
@@ -118,7 +115,7 @@ type client struct {
 }
 
 type readResult struct {
-	cmds []redcon.Command
+	cmds []resp.Request
 	err  error
 }
 
@@ -127,26 +124,6 @@ const (
 	replyOff
 	replySkip
 )
-
-// limitReader caps the bytes a client may send that do not yet form a
-// complete request, so a huge or endless request is refused before it is
-// buffered.
-type limitReader struct {
-	conn    net.Conn
-	pending int64
-	max     int64
-}
-
-var errTooLarge = errors.New("request too large")
-
-func (l *limitReader) Read(p []byte) (int, error) {
-	if l.pending > l.max {
-		return 0, errTooLarge
-	}
-	n, err := l.conn.Read(p)
-	l.pending += int64(n)
-	return n, err
-}
 
 func (p *Proxy) serveConn(conn net.Conn) {
 	if p.nclients.Add(1) > int64(p.opts.MaxClients) {
@@ -170,8 +147,8 @@ func (p *Proxy) serveConn(conn net.Conn) {
 	}
 	c.timer.Stop()
 	c.ip, _, _ = net.SplitHostPort(c.addr)
-	c.lim = &limitReader{conn: conn, max: unauthRequestBytes}
-	c.rd = redcon.NewReader(c.lim)
+	c.rd = resp.NewRequestReader(conn, unauthRequestBytes)
+	c.rd.SetLimits(unauthRequestBytes, maxBulk, true)
 	p.mu.Lock()
 	p.clients[c] = struct{}{}
 	p.mu.Unlock()
@@ -187,8 +164,12 @@ func (p *Proxy) serveConn(conn net.Conn) {
 }
 
 // unauthRequestBytes caps a request before AUTH, as Redis caps an
-// unauthenticated client (10 arguments of at most 16 KiB, roughly).
-const unauthRequestBytes = 64 << 10
+// unauthenticated client (10 arguments of at most 16 KiB, roughly);
+// maxBulk is Redis's proto-max-bulk-len.
+const (
+	unauthRequestBytes = 64 << 10
+	maxBulk            = 512 << 20
+)
 
 func (c *client) run() {
 	c.conn.SetReadDeadline(time.Now().Add(c.p.opts.AuthTimeout))
@@ -204,16 +185,17 @@ func (c *client) run() {
 
 func (c *client) readFailed(err error) {
 	var msg string
+	var pe *resp.ProtocolError
 	switch {
-	case errors.Is(err, errTooLarge):
+	case errors.Is(err, resp.ErrRequestTooLarge):
 		msg = "ERR Protocol error: request exceeds the maximum request size"
 		if c.db != nil {
 			c.db.usage.add(0, 0, 0, 1, 1)
 		}
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 		return
-	case strings.HasPrefix(err.Error(), "Protocol error"):
-		msg = "ERR " + err.Error()
+	case errors.As(err, &pe):
+		msg = "ERR " + pe.Error()
 	default:
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() && c.db == nil {
@@ -230,7 +212,7 @@ func (c *client) readFailed(err error) {
 
 // read returns the next batch of requests: read ahead while blocked, or
 // from the connection.
-func (c *client) read() ([]redcon.Command, error) {
+func (c *client) read() ([]resp.Request, error) {
 	if len(c.stash) > 0 {
 		cmds := c.stash
 		c.stash = nil
@@ -241,18 +223,7 @@ func (c *client) read() ([]redcon.Command, error) {
 		c.reading = false
 		return r.cmds, r.err
 	}
-	cmds, err := c.rd.ReadCommands()
-	c.consumed(cmds)
-	return cmds, err
-}
-
-func (c *client) consumed(cmds []redcon.Command) {
-	for i := range cmds {
-		c.lim.pending -= int64(len(cmds[i].Raw))
-	}
-	if c.lim.pending < 0 {
-		c.lim.pending = 0
-	}
+	return c.rd.Read()
 }
 
 // readAhead starts reading the next batch in the background, so a wait
@@ -264,8 +235,8 @@ func (c *client) readAhead() <-chan readResult {
 		}
 		c.reading = true
 		go func() {
-			cmds, err := c.rd.ReadCommands()
-			c.consumed(cmds)
+			// Detached: the batch being processed stays intact.
+			cmds, err := c.rd.ReadDetached()
 			c.readCh <- readResult{cmds, err}
 		}()
 	}
@@ -273,7 +244,7 @@ func (c *client) readAhead() <-chan readResult {
 }
 
 // handleBatch routes a batch of requests and writes their replies.
-func (c *client) handleBatch(cmds []redcon.Command) {
+func (c *client) handleBatch(cmds []resp.Request) {
 	c.allow = -1
 	c.overBandwidth = false
 	c.nOps, c.nRejected, c.bytesIn = 0, 0, 0

@@ -33,6 +33,7 @@ func ParseFlags(args []string, lookup func(string) (string, bool)) (Options, err
 	fs.StringVar(&o.Listen, "listen", ":6379", "client listen address")
 	fs.StringVar(&o.ControlPlane, "controlplane", "", "control plane base URL, e.g. http://127.0.0.1:8080")
 	fs.StringVar(&o.ProxyToken, "proxy-token", "", "token the proxy authenticates to the control plane with")
+	fs.StringVar(&o.RoutesFile, "routes-file", "", "serve the routes in this JSON file (wire.Routes) instead of the control plane's")
 	fs.StringVar(&o.TLSCert, "tls-cert", "", "PEM certificate: serve TLS (with --tls-key)")
 	fs.StringVar(&o.TLSKey, "tls-key", "", "PEM private key for --tls-cert")
 	fs.StringVar(&o.ID, "id", "", "proxy name in usage reports (default host/listen address)")
@@ -65,7 +66,7 @@ func ParseFlags(args []string, lookup func(string) (string, bool)) (Options, err
 	if envErr != nil {
 		return o, envErr
 	}
-	if o.ControlPlane == "" {
+	if o.ControlPlane == "" && o.RoutesFile == "" {
 		return o, errors.New("--controlplane (or KEYFLEET_CONTROLPLANE) is required")
 	}
 	if (o.TLSCert == "") != (o.TLSKey == "") {

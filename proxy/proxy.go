@@ -48,6 +48,10 @@ type Options struct {
 
 	// ControlPlane is the control plane's base URL (http://host:port).
 	ControlPlane string
+	// RoutesFile, instead of a control plane, is a JSON file holding
+	// wire.Routes, re-read when it changes; usage is then not reported.
+	// For benchmarks, tests and running without a control plane.
+	RoutesFile string
 	// ProxyToken authenticates the proxy to the control plane.
 	ProxyToken string
 	// HTTPClient talks to the control plane; default: a client without
@@ -169,8 +173,8 @@ type Proxy struct {
 // New validates opts, listens, and returns a proxy ready to Serve.
 func New(opts Options) (*Proxy, error) {
 	opts.setDefaults()
-	if opts.ControlPlane == "" {
-		return nil, errors.New("proxy: a control plane URL is required")
+	if opts.ControlPlane == "" && opts.RoutesFile == "" {
+		return nil, errors.New("proxy: a control plane URL (or a routes file) is required")
 	}
 	ln := opts.Listener
 	if ln == nil {
@@ -261,14 +265,21 @@ func (p *Proxy) Serve(ctx context.Context) error {
 		}
 	}
 	p.wg.Add(3)
-	go func() { defer p.wg.Done(); p.pollRoutes(p.ctx) }()
+	go func() {
+		defer p.wg.Done()
+		if p.opts.RoutesFile != "" {
+			p.watchRoutesFile(p.ctx)
+		} else {
+			p.pollRoutes(p.ctx)
+		}
+	}()
 	go func() { defer p.wg.Done(); p.reportUsage(p.ctx) }()
 	go func() { defer p.wg.Done(); p.authLimiter.sweepLoop(p.ctx) }()
 	go func() {
 		<-p.ctx.Done()
 		p.ln.Close()
 	}()
-	p.log.Info("proxy listening", "addr", p.ln.Addr().String(), "controlplane", p.opts.ControlPlane)
+	p.log.Info("proxy listening", "addr", p.ln.Addr().String(), "controlplane", p.opts.ControlPlane, "routes_file", p.opts.RoutesFile)
 	var acceptErr error
 	backoff := 5 * time.Millisecond
 	for {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -239,9 +240,48 @@ func (p *Proxy) pollRoutes(ctx context.Context) {
 			continue
 		}
 		backoff = 100 * time.Millisecond
-		if rt != nil && rt.Version != version {
+		switch {
+		case rt == nil:
+		case rt.Version != version:
 			p.applyRoutes(rt)
 			version = rt.Version
+		default:
+			// The same version again instead of a wait: a control plane
+			// that does not long-poll must not make this loop spin.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
+
+// watchRoutesFile serves the routes of RoutesFile, re-reading it when it
+// changes, until ctx ends.
+func (p *Proxy) watchRoutesFile(ctx context.Context) {
+	var last time.Time
+	var lastSize int64 = -1
+	for {
+		if st, err := os.Stat(p.opts.RoutesFile); err != nil {
+			p.log.Warn("routes file", "err", err)
+		} else if !st.ModTime().Equal(last) || st.Size() != lastSize {
+			b, err := os.ReadFile(p.opts.RoutesFile)
+			var rt wire.Routes
+			if err == nil {
+				err = json.Unmarshal(b, &rt)
+			}
+			if err != nil {
+				p.log.Error("routes file unusable; keeping the last good routes", "file", p.opts.RoutesFile, "err", err)
+			} else {
+				p.applyRoutes(&rt)
+			}
+			last, lastSize = st.ModTime(), st.Size()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
 		}
 	}
 }

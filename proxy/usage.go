@@ -157,6 +157,9 @@ func (p *Proxy) flushUsage(ctx context.Context) {
 }
 
 func (p *Proxy) postUsage(ctx context.Context, rep *wire.UsageReport) error {
+	if p.opts.ControlPlane == "" {
+		return nil // routes from a file: nobody to report to
+	}
 	body, err := json.Marshal(rep)
 	if err != nil {
 		return fmt.Errorf("encode usage: %w", err)
