@@ -85,6 +85,9 @@ func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger
 	}
 	s := New(cfg, logger)
 	s.ext[logLevelExt] = level
+	if err := s.LoadData(); err != nil { // persistence.go
+		return err
+	}
 	if err := s.Listen(); err != nil {
 		logger.Warn(fmt.Sprintf("Failed listening on port %d (TCP), aborting.", cfg.Port), "err", err)
 		return err

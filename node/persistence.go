@@ -1,0 +1,751 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/keyfleet/keyfleet/internal/commands"
+	"github.com/keyfleet/keyfleet/node/keyspace"
+	"github.com/keyfleet/keyfleet/node/rdb"
+)
+
+// RDB persistence: SAVE, BGSAVE, save points, the INFO persistence
+// fields, saving on SHUTDOWN, DEBUG RELOAD and loading at start. The
+// value codecs are in rdbtypes.go, the format's primitives in node/rdb.
+//
+// BGSAVE without fork. Redis forks and lets the kernel's copy-on-write
+// keep the child's view frozen. Go cannot fork, and copying the dataset
+// would double memory, so a background save is an incremental snapshot
+// of the instant BGSAVE ran (T), taken while the shard keeps serving:
+//
+//   - A writer goroutine repeatedly takes the shard lock, walks the next
+//     slice of the current database with the keyspace's SCAN cursor,
+//     serializes the keys of the slice into a buffer, releases the lock
+//     and writes the buffer to the file. The shard serves between slices.
+//   - Every key serialized is remembered in the snapshot's visited set
+//     (key names only). The walker skips visited keys, which also
+//     absorbs the duplicates SCAN may return across a rehash.
+//   - Before a write command runs (the beforeCall hook), each key it
+//     names that the snapshot has not visited is serialized first, with
+//     its value as of T (it has not changed since: every change goes
+//     through a command), and marked visited; an absent key is marked
+//     visited without output, so a key created after T never enters the
+//     file. This is Dragonfly's "serialize before the first mutation".
+//   - Commands whose keys cannot be known in advance (FLUSHALL, FLUSHDB,
+//     SWAPDB, MOVE, COPY, scripts, DEBUG) first finish the whole
+//     snapshot synchronously: rare, and correct.
+//
+// Memory stays at the dataset plus the visited key names plus one slice
+// of output, never a copy of the values. Keys are emitted in whatever
+// order the walk and the writes dictate; each carries its own SELECTDB
+// when the database changes, which the format allows.
+//
+// What the snapshot does not freeze: keys deleted between T and their
+// visit by expiry (they would be dropped at load anyway, their time
+// having passed) or by eviction (maxmemory), and a key changed by a
+// blocked client served on another key's push (BLMOVE's destination):
+// those reach the file in their state at the visit.
+
+func init() {
+	register(map[string]handler{
+		"save":   saveCommand,
+		"bgsave": bgsaveCommand,
+	})
+	serverInits = append(serverInits, func(s *Server) {
+		st := &persistState{lastBgsaveOK: true, lastBgsaveSec: -1}
+		s.ext[persistExt] = st
+		s.hooks.cron = append(s.hooks.cron, s.saveCron)
+		s.adminState().save = func() error {
+			s.waitBgsave()
+			return s.saveRDBSync()
+		}
+		ds := s.debugState()
+		ds.reload = s.debugReloadRDB
+		ds.serializedLen = func(key []byte, o *keyspace.Object) int64 {
+			var cw countWriter
+			w := rdb.NewWriter(&cw, s.cfg.RDBCompression)
+			saveObject(w, o, nil)
+			w.Flush()
+			return cw.n - 1 // without the type byte, as rdbSavedObjectLen
+		}
+	})
+	onInfoField("rdb_changes_since_last_save", func(s *Server) string { return strconv.FormatInt(s.dirty, 10) })
+	onInfoField("rdb_bgsave_in_progress", func(s *Server) string { return boolDigit(s.persist().bg != nil) })
+	onInfoField("rdb_last_save_time", func(s *Server) string { return strconv.FormatInt(s.adminState().lastSave, 10) })
+	onInfoField("rdb_last_bgsave_status", func(s *Server) string { return okErr(s.persist().lastBgsaveOK) })
+	onInfoField("rdb_last_bgsave_time_sec", func(s *Server) string { return strconv.FormatInt(s.persist().lastBgsaveSec, 10) })
+	onInfoField("rdb_current_bgsave_time_sec", func(s *Server) string {
+		if bg := s.persist().bg; bg != nil {
+			return strconv.FormatInt(int64(time.Since(bg.start).Seconds()), 10)
+		}
+		return "-1"
+	})
+	onInfoField("rdb_saves", func(s *Server) string { return strconv.FormatInt(s.persist().saves, 10) })
+	onInfoField("rdb_last_load_keys_expired", func(s *Server) string { return strconv.FormatInt(s.persist().loadExpired, 10) })
+	onInfoField("rdb_last_load_keys_loaded", func(s *Server) string { return strconv.FormatInt(s.persist().loadLoaded, 10) })
+	onInfoField("current_save_keys_processed", func(s *Server) string {
+		if bg := s.persist().bg; bg != nil {
+			return strconv.FormatInt(bg.keys, 10)
+		}
+		return "0"
+	})
+	onInfoField("current_save_keys_total", func(s *Server) string {
+		if bg := s.persist().bg; bg != nil {
+			return strconv.FormatInt(bg.total, 10)
+		}
+		return "0"
+	})
+	onInfoField("loading", func(s *Server) string { return boolDigit(s.persist().loading) })
+}
+
+func boolDigit(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+func okErr(ok bool) string {
+	if ok {
+		return "ok"
+	}
+	return "err"
+}
+
+const persistExt = "persistence"
+
+type persistState struct {
+	bg            *bgsave
+	lastBgsaveOK  bool
+	lastBgsaveSec int64
+	lastTry       time.Time // last failed background save, for the retry delay
+	saves         int64
+	loadExpired   int64
+	loadLoaded    int64
+	loading       bool
+}
+
+func (s *Server) persist() *persistState { return s.ext[persistExt].(*persistState) }
+
+type countWriter struct{ n int64 }
+
+func (w *countWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); return len(p), nil }
+
+// rdbPath is the dump file's path.
+func (s *Server) rdbPath() string { return filepath.Join(s.cfg.Dir, s.cfg.DBFilename) }
+
+// writeHeader writes the magic and Redis 7.0's aux fields.
+func (s *Server) writeHeader(w *rdb.Writer) {
+	w.Header()
+	w.Aux("redis-ver", Version)
+	w.AuxInt("redis-bits", strconv.IntSize)
+	w.AuxInt("ctime", time.Now().Unix())
+	w.AuxInt("used-mem", s.usedMemory())
+	w.AuxInt("repl-stream-db", 0)
+	w.Aux("repl-id", s.infoState().replID)
+	w.AuxInt("repl-offset", 0)
+	w.AuxInt("aof-base", 0)
+}
+
+// writeKey writes one key with its expiry and eviction metadata.
+func (s *Server) writeKey(w *rdb.Writer, key string, o *keyspace.Object, expire int64) bool {
+	if rdbSavers[o.Type] == nil {
+		return false
+	}
+	if expire != 0 {
+		w.ExpireMs(expire)
+	}
+	if s.lfuPolicy() {
+		w.Freq(uint8(s.lfuDecr(o)))
+	} else if s.lruPolicy() {
+		w.Idle(uint64(s.objectIdleMs(o) / 1000))
+	}
+	saveObject(w, o, []byte(key))
+	return true
+}
+
+// lruPolicy reports an LRU maxmemory policy (IDLE is then saved).
+func (s *Server) lruPolicy() bool {
+	p := s.cfg.MaxMemoryPolicy
+	return len(p) > 3 && p[len(p)-3:] == "lru"
+}
+
+// writeRDB serializes the whole dataset synchronously (under the lock).
+func (s *Server) writeRDB(out io.Writer) error {
+	w := rdb.NewWriter(out, s.cfg.RDBCompression)
+	s.writeHeader(w)
+	for _, db := range s.dbs {
+		if db.ks.Len() == 0 {
+			continue
+		}
+		w.SelectDB(db.id)
+		w.ResizeDB(db.ks.Len(), db.ks.VolatileLen())
+		db.ks.Each(func(k keyspace.KeyRef) bool {
+			s.writeKey(w, k.Key, k.Obj, k.Expire)
+			return w.Err() == nil
+		})
+	}
+	return w.End()
+}
+
+// writeFileAtomically writes via a temp file, fsyncs and renames, so a
+// crash never leaves a half-written dump in place.
+func writeFileAtomically(path string, write func(f *os.File) error) error {
+	tmp := filepath.Join(filepath.Dir(path), fmt.Sprintf("temp-%d-%d.rdb", os.Getpid(), time.Now().UnixNano()))
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("failed opening the temp RDB file %s (in server root dir %s) for saving: %w", filepath.Base(tmp), filepath.Dir(tmp), err)
+	}
+	err = write(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// saveRDBSync is SAVE: the whole dataset, blocking the shard.
+func (s *Server) saveRDBSync() error {
+	start := time.Now()
+	err := writeFileAtomically(s.rdbPath(), func(f *os.File) error { return s.writeRDB(f) })
+	if err != nil {
+		s.log.Warn("Error saving DB on disk", "err", err)
+		return err
+	}
+	s.savedOK(time.Now())
+	s.log.Info("DB saved on disk", "ms", time.Since(start).Milliseconds())
+	return nil
+}
+
+func (s *Server) savedOK(at time.Time) {
+	s.dirty = 0
+	s.setLastSave(at.Unix())
+	s.persist().saves++
+}
+
+func saveCommand(s *Server, c *Client, args [][]byte) {
+	if s.persist().bg != nil {
+		c.Error("ERR Background save already in progress")
+		return
+	}
+	if err := s.saveRDBSync(); err != nil {
+		c.Error("ERR " + err.Error())
+		return
+	}
+	c.OK()
+}
+
+func bgsaveCommand(s *Server, c *Client, args [][]byte) {
+	if len(args) > 2 || (len(args) == 2 && !eqFold(args[1], "schedule")) {
+		c.Error(errSyntax)
+		return
+	}
+	if s.persist().bg != nil {
+		c.Error("ERR Background save already in progress")
+		return
+	}
+	if err := s.startBgsave(); err != nil {
+		c.Error("ERR " + err.Error())
+		return
+	}
+	c.Status("Background saving started")
+}
+
+func eqFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// bgsave is a background save in progress (see the design above). Its
+// fields are guarded by the shard lock except f, which the writer
+// goroutine alone uses.
+type bgsave struct {
+	start    time.Time
+	w        *rdb.Writer
+	sink     sliceSink
+	visited  []map[string]struct{}
+	db       int    // database being walked
+	cursor   uint64 // its SCAN cursor
+	began    bool   // the current database's walk has started
+	streamDB int    // database of the last SELECTDB written
+	keys     int64
+	total    int64
+	done     bool
+	prev     func(c *Client, cmd *command, args [][]byte)
+	finished chan struct{}
+}
+
+type sliceSink struct{ b []byte }
+
+func (k *sliceSink) Write(p []byte) (int, error) { k.b = append(k.b, p...); return len(p), nil }
+
+// sliceKeys bounds the keys serialized per lock hold; sliceBytes the
+// buffer, so big values do not hold the lock for long either.
+const (
+	sliceKeys  = 512
+	sliceBytes = 1 << 20
+)
+
+// startBgsave begins a background save (under the lock).
+func (s *Server) startBgsave() error {
+	bg := &bgsave{start: time.Now(), streamDB: -1, finished: make(chan struct{})}
+	bg.w = rdb.NewWriter(&bg.sink, s.cfg.RDBCompression)
+	bg.visited = make([]map[string]struct{}, len(s.dbs))
+	for i, db := range s.dbs {
+		bg.visited[i] = map[string]struct{}{}
+		bg.total += int64(db.ks.Len())
+	}
+	s.writeHeader(bg.w)
+	path := s.rdbPath()
+	tmp := filepath.Join(s.cfg.Dir, fmt.Sprintf("temp-%d-%d.rdb", os.Getpid(), time.Now().UnixNano()))
+	f, err := os.Create(tmp)
+	if err != nil {
+		s.persist().lastBgsaveOK = false
+		return fmt.Errorf("failed opening the temp RDB file %s for saving: %w", tmp, err)
+	}
+	bg.prev = s.hooks.beforeCall
+	s.hooks.beforeCall = func(c *Client, cmd *command, args [][]byte) {
+		s.bgPreWrite(c, cmd, args)
+		if bg.prev != nil {
+			bg.prev(c, cmd, args)
+		}
+	}
+	s.persist().bg = bg
+	s.log.Info("Background saving started")
+	go s.bgsaveLoop(bg, f, tmp, path)
+	return nil
+}
+
+// fullSnapshotCommands change keys they do not name (or whole
+// databases): the snapshot completes before they run.
+var fullSnapshotCommands = map[string]bool{
+	"flushall": true, "flushdb": true, "swapdb": true, "move": true, "copy": true,
+	"eval": true, "evalsha": true, "eval_ro": true, "evalsha_ro": true,
+	"fcall": true, "fcall_ro": true, "debug": true, "restore-asking": true,
+}
+
+// bgPreWrite serializes, before a write command runs, the keys it names
+// that the snapshot has not reached.
+func (s *Server) bgPreWrite(c *Client, cmd *command, args [][]byte) {
+	bg := s.persist().bg
+	if bg == nil || bg.done || !cmd.Has(commands.Write) && !fullSnapshotCommands[cmd.Name] {
+		return
+	}
+	if fullSnapshotCommands[cmd.Name] {
+		for !s.bgStep(bg, -1) {
+		}
+		return
+	}
+	keys, ok := cmd.GetKeys(args)
+	if !ok {
+		for !s.bgStep(bg, -1) {
+		}
+		return
+	}
+	for _, k := range keys {
+		s.bgVisit(bg, c.db, string(args[k.Index]))
+	}
+}
+
+// bgVisit serializes key of db unless visited.
+func (s *Server) bgVisit(bg *bgsave, db *DB, key string) {
+	seen := bg.visited[db.id]
+	if seen == nil { // that database's walk is complete
+		return
+	}
+	if _, ok := seen[key]; ok {
+		return
+	}
+	seen[key] = struct{}{}
+	o, at := db.ks.Lookup([]byte(key))
+	if o == nil {
+		return
+	}
+	s.bgEmit(bg, db.id, key, o, at)
+}
+
+func (s *Server) bgEmit(bg *bgsave, dbid int, key string, o *keyspace.Object, at int64) {
+	if bg.streamDB != dbid {
+		bg.w.SelectDB(dbid)
+		bg.w.ResizeDB(s.dbs[dbid].ks.Len(), s.dbs[dbid].ks.VolatileLen())
+		bg.streamDB = dbid
+	}
+	if s.writeKey(bg.w, key, o, at) {
+		bg.keys++
+	}
+}
+
+// bgStep walks one slice (budget keys; -1 all that remain) and reports
+// whether the snapshot is complete (EOF written).
+func (s *Server) bgStep(bg *bgsave, budget int) bool {
+	if bg.done {
+		return true
+	}
+	for bg.db < len(s.dbs) {
+		db := s.dbs[bg.db]
+		if !bg.began {
+			bg.began, bg.cursor = true, 0
+			if db.ks.Len() == 0 {
+				bg.db, bg.began = bg.db+1, false
+				continue
+			}
+		}
+		seen := bg.visited[bg.db]
+		n := 0
+		for {
+			bg.cursor = db.ks.Scan(bg.cursor, func(k keyspace.KeyRef) {
+				if _, ok := seen[k.Key]; ok {
+					return
+				}
+				seen[k.Key] = struct{}{}
+				s.bgEmit(bg, bg.db, k.Key, k.Obj, k.Expire)
+				n++
+			})
+			if bg.cursor == 0 {
+				break
+			}
+			if budget >= 0 && (n >= budget || len(bg.sink.b) >= sliceBytes) {
+				return false
+			}
+		}
+		bg.visited[bg.db] = nil // this database is complete: later writes need nothing
+		bg.db, bg.began = bg.db+1, false
+		if budget >= 0 && n >= budget {
+			return false
+		}
+	}
+	bg.done = true
+	return true
+}
+
+// bgsaveLoop is the writer goroutine.
+func (s *Server) bgsaveLoop(bg *bgsave, f *os.File, tmp, path string) {
+	var err error
+	for {
+		s.mu.Lock()
+		done := s.bgStep(bg, sliceKeys)
+		var tail error
+		if done {
+			tail = bg.w.End()
+		} else {
+			tail = bg.w.Flush()
+		}
+		chunk := bg.sink.b
+		bg.sink.b = nil
+		if done {
+			s.hooks.beforeCall = bg.prev
+		}
+		s.mu.Unlock()
+		if err == nil {
+			err = tail
+		}
+		if err == nil {
+			_, err = f.Write(chunk)
+		}
+		if done {
+			break
+		}
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	s.mu.Lock()
+	st := s.persist()
+	st.bg = nil
+	st.lastBgsaveSec = int64(time.Since(bg.start).Seconds())
+	st.lastBgsaveOK = err == nil
+	if err == nil {
+		// Changes made during the save are not in it (dirty counts since T).
+		s.savedOK(bg.start)
+		s.log.Info("Background saving terminated with success")
+	} else {
+		st.lastTry = time.Now()
+		s.log.Warn("Background saving error", "err", err)
+	}
+	s.mu.Unlock()
+	close(bg.finished)
+}
+
+// saveCron starts a background save when a save point is reached, as
+// serverCron: after a failure, only once CONFIG_BGSAVE_RETRY_DELAY (5s)
+// passed.
+func (s *Server) saveCron(now time.Time) {
+	st := s.persist()
+	if st.bg != nil || st.loading {
+		return
+	}
+	last := s.adminState().lastSave
+	for _, p := range s.cfg.Save {
+		if s.dirty >= p.Changes && now.Unix()-last > p.Seconds &&
+			(st.lastBgsaveOK || now.Sub(st.lastTry) > 5*time.Second) {
+			s.log.Info(fmt.Sprintf("%d changes in %d seconds. Saving...", p.Changes, p.Seconds))
+			if err := s.startBgsave(); err != nil {
+				st.lastTry = now
+				s.log.Warn("background save failed to start", "err", err)
+			}
+			return
+		}
+	}
+}
+
+// waitBgsave waits (releasing the lock) for a background save to end.
+func (s *Server) waitBgsave() {
+	for {
+		bg := s.persist().bg
+		if bg == nil {
+			return
+		}
+		s.mu.Unlock()
+		<-bg.finished
+		s.mu.Lock()
+	}
+}
+
+// debugReloadRDB is DEBUG RELOAD: save (unless !save), empty the
+// databases (unless !flush) and load the file back (merge: keys already
+// there are replaced instead of an error).
+func (s *Server) debugReloadRDB(c *Client, save, flush, merge bool) error {
+	if save {
+		if s.persist().bg != nil {
+			s.waitBgsave()
+		}
+		if err := s.saveRDBSync(); err != nil {
+			return err
+		}
+	}
+	if flush {
+		for _, db := range s.dbs {
+			s.emptyDB(db, false)
+		}
+	}
+	if err := s.loadRDBFile(s.rdbPath(), !flush || merge); err != nil {
+		return err
+	}
+	return nil
+}
+
+// LoadData loads the dump file at start, if there is one (redis-server's
+// loadDataFromDisk). A missing file is an empty dataset; a corrupt one
+// is an error naming the file and offset.
+func (s *Server) LoadData() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	path := s.rdbPath()
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	start := time.Now()
+	if err := s.loadRDBFile(path, false); err != nil {
+		s.log.Warn("Fatal error loading the DB, exiting.", "err", err)
+		return err
+	}
+	s.log.Warn(fmt.Sprintf("DB loaded from disk: %.3f seconds", time.Since(start).Seconds()))
+	return nil
+}
+
+// loadRDBFile loads path into the databases; replace lets a key in the
+// file overwrite one already present, otherwise that is an error
+// (Redis's "duplicate key" on load).
+func (s *Server) loadRDBFile(path string, replace bool) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", path, err)
+	}
+	st := s.persist()
+	st.loading = true
+	defer func() { st.loading = false }()
+	return s.loadRDB(rdb.NewReader(f, fi.Size(), filepath.Base(path)), replace, fi.Size())
+}
+
+// loadRDB reads a whole RDB stream into the databases.
+func (s *Server) loadRDB(r *rdb.Reader, replace bool, size int64) error {
+	ver, err := r.Header()
+	if err != nil {
+		return err
+	}
+	st := s.persist()
+	st.loadExpired, st.loadLoaded = 0, 0
+	db := s.dbs[0]
+	var expire int64 = -1
+	var lru int64 = -1
+	var lfu int = -1
+	lastLog := time.Now()
+	now := time.Now().UnixMilli()
+	for {
+		t, err := r.Byte()
+		if err != nil {
+			return err
+		}
+		switch t {
+		case rdb.OpExpireTime:
+			sec, err := r.Seconds()
+			if err != nil {
+				return err
+			}
+			expire = sec * 1000
+			continue
+		case rdb.OpExpireTimeMs:
+			if expire, err = r.Millis(); err != nil {
+				return err
+			}
+			continue
+		case rdb.OpFreq:
+			b, err := r.Byte()
+			if err != nil {
+				return err
+			}
+			lfu = int(b)
+			continue
+		case rdb.OpIdle:
+			v, err := r.Len()
+			if err != nil {
+				return err
+			}
+			lru = int64(min(v, 1<<40))
+			continue
+		case rdb.OpEOF:
+			if ver >= 5 {
+				return r.Trailer(s.cfg.RDBChecksum && !s.skipChecksumValidation())
+			}
+			return nil
+		case rdb.OpSelectDB:
+			id, err := r.Len()
+			if err != nil {
+				return err
+			}
+			if id >= uint64(len(s.dbs)) {
+				return r.Errorf("FATAL: Data file was created with a Redis server configured to handle more than %d databases. Exiting", len(s.dbs))
+			}
+			db = s.dbs[id]
+			continue
+		case rdb.OpResizeDB:
+			if _, err := r.Len(); err != nil {
+				return err
+			}
+			if _, err := r.Len(); err != nil {
+				return err
+			}
+			continue
+		case rdb.OpAux:
+			k, err := r.String()
+			if err != nil {
+				return err
+			}
+			v, err := r.String()
+			if err != nil {
+				return err
+			}
+			if string(k) == "redis-ver" {
+				s.log.Info("Loading RDB produced by version " + string(v))
+			}
+			continue
+		case rdb.OpModuleAux:
+			return r.Errorf("the RDB file contains AUX module data I can't load: no matching module")
+		case rdb.OpFunction, rdb.OpFunction2:
+			if err := s.loadFunctionLib(r, t); err != nil {
+				return err
+			}
+			continue
+		}
+		key, err := r.String()
+		if err != nil {
+			return err
+		}
+		o, err := s.loadObject(r, t, s.cfg.SanitizeDumpPayload == "yes")
+		exp, idle, freq := expire, lru, lfu
+		expire, lru, lfu = -1, -1, -1
+		if errors.Is(err, errEmptyKey) {
+			s.log.Warn("rdbLoadObject skipping empty key", "key", string(key))
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if exp != -1 && !s.isReplica() && exp < now {
+			st.loadExpired++
+			continue
+		}
+		if !replace {
+			if old, _ := db.ks.Lookup(key); old != nil {
+				return r.Errorf("duplicate key '%s' found in RDB file", key)
+			}
+		}
+		o.LRU = s.newLRU()
+		if freq >= 0 && s.lfuPolicy() {
+			o.LRU = lfuMinutes(s.lruClock)<<8 | uint32(freq)
+		} else if idle >= 0 && !s.lfuPolicy() {
+			o.LRU = s.lruSecondsAgo(idle)
+		}
+		db.ks.Set(key, o, false)
+		if exp != -1 {
+			db.ks.SetExpire(key, exp)
+		}
+		st.loadLoaded++
+		if time.Since(lastLog) > 2*time.Second {
+			lastLog = time.Now()
+			s.log.Info("Loading RDB", "bytes", r.Offset(), "of", size, "keys", st.loadLoaded)
+		}
+	}
+}
+
+// lruSecondsAgo is the LRU clock value idle seconds ago.
+func (s *Server) lruSecondsAgo(idle int64) uint32 {
+	v := (int64(s.lruClock) - idle) % lruClockMax
+	if v < 0 {
+		v += lruClockMax
+	}
+	return uint32(v)
+}
+
+// loadFunctionLib skips a function library: the scripting engine's
+// FUNCTION RESTORE is not wired to persistence yet.
+func (s *Server) loadFunctionLib(r *rdb.Reader, t byte) error {
+	if t == rdb.OpFunction {
+		return r.Errorf("pre-release function format not supported")
+	}
+	code, err := r.String()
+	if err != nil {
+		return err
+	}
+	s.log.Warn("RDB function library not loaded (functions are not persisted by this node yet)", "bytes", len(code))
+	return nil
+}
