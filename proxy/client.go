@@ -37,18 +37,14 @@ type client struct {
 	// info is what CLIENT LIST shows; other goroutines read it.
 	info struct {
 		sync.Mutex
-		name                string
-		lastCmd             string
-		lastAt              time.Time
-		flags               string
-		user                string
-		db, sub, psub, ssub int
-		multi, proto        int
-		redir               int64
-		tracking            bool
-		subIDs              []int64 // see subIDs
+		infoState
+		name   string
+		subIDs []int64 // see subIDs
 	}
-	blocked atomic.Bool
+	published infoState // what was last copied to info
+	lastCmd   atomic.Pointer[string]
+	lastAt    atomic.Int64 // unix nanoseconds of the last batch
+	blocked   atomic.Bool
 	// blockedOn is the connection of the blocking command the client
 	// waits on (for CLIENT UNBLOCK from another client).
 	blockedOn atomic.Pointer[backendConn]
@@ -79,6 +75,7 @@ type client struct {
 	replyMode int            // replyOn, replyOff, replySkip
 
 	keys []commands.KeyPos // reused by keySlot
+	req  request           // the request being dispatched
 
 	// The batch being built.
 	b           *batch
@@ -253,7 +250,7 @@ func (c *client) handleBatch(cmds []resp.Request) {
 		c.quit = true
 		return
 	}
-	lastCmd := ""
+	var lastCmd *cmdInfo
 	for i := range cmds {
 		c.leftInBatch = len(cmds) - i
 		if len(cmds[i].Args) == 0 {
@@ -267,7 +264,7 @@ func (c *client) handleBatch(cmds []resp.Request) {
 	}
 	if n := len(cmds); n > 0 && len(cmds[n-1].Args) > 0 {
 		if info := lookupCmd(cmds[n-1].Args[0]); info != nil {
-			lastCmd = info.name
+			lastCmd = info
 		}
 	}
 	c.endSegment()
@@ -278,7 +275,7 @@ func (c *client) handleBatch(cmds []resp.Request) {
 		c.nErrs, c.bytesOut = 0, 0
 		c.outMu.Unlock()
 		db.usage.add(c.nOps, c.bytesIn, out, errs, c.nRejected)
-		if db.bandwidth.rate > 0 {
+		if db.bandwidth.limited.Load() {
 			db.bandwidth.charge(time.Now(), c.bytesIn+out)
 		}
 	}

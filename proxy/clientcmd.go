@@ -277,10 +277,11 @@ func (c *client) infoLine() string {
 	c.info.Lock()
 	defer c.info.Unlock()
 	now := time.Now()
-	cmd := c.info.lastCmd
-	if cmd == "" {
-		cmd = "NULL"
+	cmd := "NULL"
+	if p := c.lastCmd.Load(); p != nil {
+		cmd = *p
 	}
+	lastAt := time.Unix(0, c.lastAt.Load())
 	flags := c.info.flags
 	if flags == "" {
 		flags = "N"
@@ -289,49 +290,55 @@ func (c *client) infoLine() string {
 		flags = strings.TrimPrefix(flags, "N") + "b"
 	}
 	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=0 name=%s age=%d idle=%d flags=%s db=%d sub=%d psub=%d ssub=%d multi=%d qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=%s redir=%d resp=%d",
-		c.id, c.addr, c.laddr, c.info.name, int(now.Sub(c.created).Seconds()), int(now.Sub(c.info.lastAt).Seconds()),
+		c.id, c.addr, c.laddr, c.info.name, int(now.Sub(c.created).Seconds()), int(now.Sub(lastAt).Seconds()),
 		flags, c.info.db, c.info.sub, c.info.psub, c.info.ssub, c.info.multi, cmd, c.info.user, c.info.redir, c.info.proto)
 }
 
+// infoState is the part of a client's state CLIENT LIST shows.
+type infoState struct {
+	flags               string
+	user                string
+	db, sub, psub, ssub int
+	multi, proto        int
+	redir               int64
+	tracking            bool
+}
+
 // publishInfo copies the client's state to info, where CLIENT LIST and
-// INFO of other clients read it; called after each batch.
-func (c *client) publishInfo(lastCmd string) {
-	flags := "N"
+// INFO of other clients read it; called after each batch. The lock is
+// taken only when something changed, so the common batch pays two
+// atomic stores.
+func (c *client) publishInfo(lastCmd *cmdInfo) {
+	if lastCmd != nil {
+		c.lastCmd.Store(&lastCmd.name)
+	}
+	c.lastAt.Store(time.Now().UnixNano())
+	st := infoState{flags: "N", multi: -1, user: "default", redir: -1, db: c.selected,
+		sub: len(c.channels), psub: len(c.patterns), ssub: len(c.schannels), proto: c.proto, tracking: c.tracking}
 	switch {
 	case c.txn != nil:
-		flags = "x"
+		st.flags = "x"
+		st.multi = len(c.txn.queued)
 	case c.subscribed():
-		flags = "P"
+		st.flags = "P"
 	}
-	multi := -1
-	if c.txn != nil {
-		multi = len(c.txn.queued)
-	}
-	user := "default"
 	if c.db != nil {
-		user = c.db.id
+		st.user = c.db.id
 	}
-	redir := int64(-1)
 	if c.tracking {
-		redir = c.redirect
+		st.redir = c.redirect
 	}
+	if st == c.published {
+		return
+	}
+	c.published = st
 	c.info.Lock()
-	if lastCmd != "" {
-		c.info.lastCmd = lastCmd
-	}
-	c.info.lastAt = time.Now()
-	c.info.flags = flags
-	c.info.db = c.selected
-	c.info.sub = len(c.channels)
-	c.info.psub = len(c.patterns)
-	c.info.ssub = len(c.schannels)
-	c.info.multi = multi
-	c.info.user = user
-	c.info.redir = redir
-	c.info.proto = c.proto
-	c.info.tracking = c.tracking
+	c.info.infoState = st
 	c.info.Unlock()
 }
+
+// clientListName is what CLIENT LIST shows as its own command.
+var clientListName = "client|list"
 
 func clientList(c *client, r *request) {
 	var ids map[int64]bool
@@ -361,7 +368,8 @@ func clientList(c *client, r *request) {
 			return
 		}
 	}
-	c.publishInfo("client|list")
+	c.publishInfo(nil)
+	c.lastCmd.Store(&clientListName)
 	var b strings.Builder
 	for _, o := range c.db.sortedClients() {
 		if ids != nil && !ids[o.id] {

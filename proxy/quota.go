@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -10,11 +11,14 @@ import (
 // take tokens once per batch, so the mutex is taken once per read, not
 // once per command.
 type bucket struct {
-	mu     sync.Mutex
-	rate   float64
-	burst  float64
-	tokens float64
-	last   time.Time
+	// limited is read without the lock so that an unlimited bucket (the
+	// common case) costs its clients nothing.
+	limited atomic.Bool
+	mu      sync.Mutex
+	rate    float64
+	burst   float64
+	tokens  float64
+	last    time.Time
 }
 
 // configure sets the rate and burst; a new limit starts with a full bucket.
@@ -27,6 +31,7 @@ func (b *bucket) configure(rate, burst float64) {
 	b.rate, b.burst = rate, max(burst, 1)
 	b.tokens = b.burst
 	b.last = time.Time{}
+	b.limited.Store(rate > 0)
 }
 
 func (b *bucket) refill(now time.Time) {
@@ -38,6 +43,9 @@ func (b *bucket) refill(now time.Time) {
 
 // take removes up to n tokens and returns how many it got.
 func (b *bucket) take(now time.Time, n int) int {
+	if !b.limited.Load() {
+		return n
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.rate == 0 {
@@ -55,6 +63,9 @@ func (b *bucket) take(now time.Time, n int) int {
 // charge removes n tokens even if that leaves the bucket in debt: bytes
 // already sent must be paid for, and the debt delays later requests.
 func (b *bucket) charge(now time.Time, n int64) {
+	if !b.limited.Load() {
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.rate == 0 {
@@ -66,6 +77,9 @@ func (b *bucket) charge(now time.Time, n int64) {
 
 // inDebt reports whether the bucket is empty or overdrawn.
 func (b *bucket) inDebt(now time.Time) bool {
+	if !b.limited.Load() {
+		return false
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.rate == 0 {

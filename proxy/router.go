@@ -112,7 +112,10 @@ func lookupCmd(name []byte) *cmdInfo {
 
 // dispatch routes one request. Its reply takes the next slot.
 func (c *client) dispatch(args [][]byte, raw []byte) {
-	r := request{args: args, raw: raw, info: lookupCmd(args[0])}
+	// The request lives in the client: handlers take it by pointer, which
+	// would otherwise put one on the heap per command.
+	c.req = request{args: args, raw: raw, info: lookupCmd(args[0])}
+	r := &c.req
 	if r.info != nil {
 		r.cmd = r.info.cmd
 	}
@@ -121,28 +124,28 @@ func (c *client) dispatch(args [][]byte, raw []byte) {
 			c.replyError(errNoAuth)
 			return
 		}
-		r.info.handler(c, &r)
+		r.info.handler(c, r)
 		return
 	}
-	if !c.admit(&r) {
+	if !c.admit(r) {
 		return
 	}
 	if c.inSubContext() && (r.info == nil || !r.info.inSub) {
 		c.replyError(fmt.Sprintf("ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", r.name()))
 		return
 	}
-	if !c.checkCommand(&r) {
+	if !c.checkCommand(r) {
 		return
 	}
 	if c.txn != nil && (r.info == nil || !r.info.txnControl) {
-		c.txnQueue(&r)
+		c.txnQueue(r)
 		return
 	}
 	if r.info != nil && r.info.handler != nil {
-		r.info.handler(c, &r)
+		r.info.handler(c, r)
 		return
 	}
-	c.forward(&r)
+	c.forward(r)
 }
 
 // admit applies the database's quotas to one request: ops per second,
@@ -150,9 +153,13 @@ func (c *client) dispatch(args [][]byte, raw []byte) {
 // limit and counts as rejected.
 func (c *client) admit(r *request) bool {
 	if c.allow < 0 {
-		now := time.Now()
-		c.allow = c.db.ops.take(now, c.leftInBatch)
-		c.overBandwidth = c.db.bandwidth.inDebt(now)
+		if c.db.ops.limited.Load() || c.db.bandwidth.limited.Load() {
+			now := time.Now()
+			c.allow = c.db.ops.take(now, c.leftInBatch)
+			c.overBandwidth = c.db.bandwidth.inDebt(now)
+		} else {
+			c.allow = c.leftInBatch
+		}
 	}
 	var msg string
 	switch {
