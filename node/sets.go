@@ -1051,17 +1051,3 @@ func sscanCommand(s *Server, c *Client, args [][]byte) {
 	}, func() int64 { return int64(len(elems)) })
 	replyScan(c, cursor, elems, false, opts)
 }
-
-// setFromIntset makes a set of an intset blob from outside (an RDB file,
-// a RESTORE payload) after validating it deeply; a set with more members
-// than set-max-intset-entries becomes a hashtable, as Redis's loader does.
-func (s *Server) setFromIntset(b []byte) (keyspace.Object, error) {
-	if err := intset.Validate(b, true); err != nil {
-		return keyspace.Object{}, err
-	}
-	o := keyspace.Object{Type: keyspace.TypeSet, Enc: keyspace.EncIntset, Str: intset.Clone(b)}
-	if intset.Len(b) > s.maxIntsetEntries() {
-		setConvertToHT(&o, intset.Len(b))
-	}
-	return o, nil
-}

@@ -2631,19 +2631,3 @@ func validateZsetListpack(b []byte) error {
 	}
 	return verr
 }
-
-// zsetFromListpack makes a sorted set of a validated listpack, converted
-// to a skiplist when it has more members than zset-max-listpack-entries
-// (as Redis's RDB loader does); ok is false for an empty one, which loads
-// as no key at all.
-func (s *Server) zsetFromListpack(b []byte) (obj keyspace.Object, ok bool) {
-	lp := listpack.Listpack(bytes.Clone(b))
-	if zzlLength(lp) == 0 {
-		return keyspace.Object{}, false
-	}
-	obj = keyspace.Object{Type: keyspace.TypeZSet, Enc: keyspace.EncListpack, Str: lp}
-	if int64(zzlLength(lp)) > s.cfg.ZSetMaxListpackEntries {
-		zsetConvert(&obj, keyspace.EncSkiplist)
-	}
-	return obj, true
-}
