@@ -295,6 +295,7 @@ type bgsave struct {
 	streamDB int    // database of the last SELECTDB written
 	keys     int64
 	total    int64
+	early    int64 // keys serialized ahead of the walk by a write
 	done     bool
 	prev     func(c *Client, cmd *command, args [][]byte)
 	finished chan struct{}
@@ -386,6 +387,7 @@ func (s *Server) bgVisit(bg *bgsave, db *DB, key string) {
 	if o == nil {
 		return
 	}
+	bg.early++
 	s.bgEmit(bg, db.id, key, o, at)
 }
 
@@ -552,7 +554,7 @@ func (s *Server) debugReloadRDB(c *Client, save, flush, merge bool) error {
 			s.emptyDB(db, false)
 		}
 	}
-	if err := s.loadRDBFile(s.rdbPath(), !flush || merge); err != nil {
+	if err := s.loadRDBFile(s.rdbPath(), merge); err != nil {
 		return err
 	}
 	return nil
