@@ -59,6 +59,7 @@ func init() {
 	serverInits = append(serverInits, func(s *Server) {
 		st := &persistState{lastBgsaveOK: true, lastBgsaveSec: -1}
 		s.ext[persistExt] = st
+		s.ext["loading"] = func() bool { return st.loading }
 		s.hooks.cron = append(s.hooks.cron, s.saveCron)
 		s.adminState().save = func() error {
 			s.waitBgsave()
@@ -100,7 +101,6 @@ func init() {
 		}
 		return "0"
 	})
-	onInfoField("loading", func(s *Server) string { return boolDigit(s.persist().loading) })
 }
 
 func boolDigit(b bool) string {
@@ -178,6 +178,7 @@ func (s *Server) lruPolicy() bool {
 // writeRDB serializes the whole dataset synchronously (under the lock).
 func (s *Server) writeRDB(out io.Writer) error {
 	w := rdb.NewWriter(out, s.cfg.RDBCompression)
+	w.NoChecksum = !s.cfg.RDBChecksum
 	s.writeHeader(w)
 	for _, db := range s.dbs {
 		if db.ks.Len() == 0 {
@@ -316,6 +317,7 @@ const (
 func (s *Server) startBgsave() error {
 	bg := &bgsave{start: time.Now(), streamDB: -1, finished: make(chan struct{})}
 	bg.w = rdb.NewWriter(&bg.sink, s.cfg.RDBCompression)
+	bg.w.NoChecksum = !s.cfg.RDBChecksum
 	bg.visited = make([]map[string]struct{}, len(s.dbs))
 	for i, db := range s.dbs {
 		bg.visited[i] = map[string]struct{}{}

@@ -464,3 +464,19 @@ func FuzzRDBLoad(f *testing.F) {
 		}
 	})
 }
+
+func TestRDBChecksumNo(t *testing.T) {
+	s, rc := testServer(t, func(c *Config) { debugOn(c); c.RDBChecksum = false })
+	populate(t, rc)
+	want := digest(t, rc)
+	if err := rc.Do(context.Background(), "debug", "reload").Err(); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(s.cfg.Dir, "dump.rdb"))
+	if !bytes.Equal(b[len(b)-8:], make([]byte, 8)) {
+		t.Fatalf("rdbchecksum no wrote checksum %x", b[len(b)-8:])
+	}
+	if got := digest(t, rc); got != want {
+		t.Fatalf("digest %s, want %s", got, want)
+	}
+}

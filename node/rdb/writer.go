@@ -21,8 +21,11 @@ type Writer struct {
 	n        int64
 	err      error
 	compress bool
-	scratch  []byte
-	lzfBuf   []byte
+	// NoChecksum writes a zero checksum (rdbchecksum no), which readers
+	// take as "not computed".
+	NoChecksum bool
+	scratch    []byte
+	lzfBuf     []byte
 }
 
 // NewWriter returns a Writer on w; compress enables LZF for strings
@@ -210,7 +213,9 @@ func (w *Writer) End() error {
 		return w.err
 	}
 	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], w.crc)
+	if !w.NoChecksum {
+		binary.LittleEndian.PutUint64(b[:], w.crc)
+	}
 	w.n += 8
 	if _, err := w.w.Write(b[:]); err != nil {
 		return fmt.Errorf("rdb: write: %w", err)
