@@ -268,6 +268,24 @@ func newNodeWith(v []byte) *node {
 	return &node{entry: lp, sz: len(lp), count: 1}
 }
 
+// newNodeFor is newNodeWith with room for the values of rest the node
+// will take after v, allocated at once.
+func (ql *Quicklist) newNodeFor(v []byte, rest [][]byte) *node {
+	size := listpack.HeaderSize + 1 + listpack.EntrySize(v)
+	sim := node{sz: size, count: 1}
+	for _, r := range rest {
+		if !ql.allowInsert(&sim, len(r)) {
+			break
+		}
+		e := listpack.EntrySize(r)
+		sim.sz += e
+		sim.count++
+	}
+	lp := listpack.NewCap(sim.sz)
+	lp.Append(v)
+	return &node{entry: lp, sz: len(lp), count: 1}
+}
+
 // reserve makes room in n for the values of vals that the fill rules
 // will let it take after its current entries, so that a multi-element
 // push allocates a node's listpack once rather than at every size class.
@@ -294,29 +312,15 @@ func (ql *Quicklist) reserve(n *node, vals [][]byte) {
 // PushAll pushes vals one after another at the head or the tail, as that
 // many Push calls would, reserving each node's room once.
 func (ql *Quicklist) PushAll(vals [][]byte, head bool) {
-	var reserved *node
-	for i, v := range vals {
+	if len(vals) > 1 {
 		end := ql.tail
 		if head {
 			end = ql.head
 		}
-		if end != reserved && len(vals)-i > 1 {
-			ql.reserve(end, vals[i:])
-			reserved = end
-		}
-		ql.Push(v, head)
-		if head && ql.head != end || !head && ql.tail != end {
-			// A new node took v: room for the rest goes there.
-			reserved = nil
-			n := ql.tail
-			if head {
-				n = ql.head
-			}
-			if len(vals)-i > 1 {
-				ql.reserve(n, vals[i+1:])
-				reserved = n
-			}
-		}
+		ql.reserve(end, vals)
+	}
+	for i, v := range vals {
+		ql.push(v, head, vals[i+1:])
 	}
 }
 
@@ -325,46 +329,36 @@ func (n *node) lp() *listpack.Listpack { return (*listpack.Listpack)(&n.entry) }
 func (n *node) updateSz() { n.sz = len(n.entry) }
 
 // PushHead adds v at the head.
-func (ql *Quicklist) PushHead(v []byte) {
-	if ql.isLarge(len(v)) {
-		ql.insertNode(ql.head, newPlainNode(v), false)
-		ql.count++
-		return
-	}
-	if ql.allowInsert(ql.head, len(v)) {
-		ql.head.lp().Prepend(v)
-		ql.head.updateSz()
-		ql.head.count++
-	} else {
-		ql.insertNode(ql.head, newNodeWith(v), false)
-	}
-	ql.count++
-}
+func (ql *Quicklist) PushHead(v []byte) { ql.push(v, true, nil) }
 
 // PushTail adds v at the tail.
-func (ql *Quicklist) PushTail(v []byte) {
-	if ql.isLarge(len(v)) {
-		ql.insertNode(ql.tail, newPlainNode(v), true)
-		ql.count++
-		return
-	}
-	if ql.allowInsert(ql.tail, len(v)) {
-		ql.tail.lp().Append(v)
-		ql.tail.updateSz()
-		ql.tail.count++
-	} else {
-		ql.insertNode(ql.tail, newNodeWith(v), true)
-	}
-	ql.count++
-}
+func (ql *Quicklist) PushTail(v []byte) { ql.push(v, false, nil) }
 
 // Push adds v at the head or the tail.
-func (ql *Quicklist) Push(v []byte, head bool) {
+func (ql *Quicklist) Push(v []byte, head bool) { ql.push(v, head, nil) }
+
+// push is quicklistPushHead/Tail. rest are the values a batch will push
+// next: a node created for v gets room for those it will take.
+func (ql *Quicklist) push(v []byte, head bool, rest [][]byte) {
+	end := ql.tail
 	if head {
-		ql.PushHead(v)
-	} else {
-		ql.PushTail(v)
+		end = ql.head
 	}
+	switch {
+	case ql.isLarge(len(v)):
+		ql.insertNode(end, newPlainNode(v), !head)
+	case ql.allowInsert(end, len(v)):
+		if head {
+			end.lp().Prepend(v)
+		} else {
+			end.lp().Append(v)
+		}
+		end.updateSz()
+		end.count++
+	default:
+		ql.insertNode(end, ql.newNodeFor(v, rest), !head)
+	}
+	ql.count++
 }
 
 // AppendListpack appends a whole listpack as a node (RDB loading); lp
