@@ -103,6 +103,26 @@ func replyEntry(c *Client, e listpack.Entry) {
 	}
 }
 
+// matcher compares elements with one string, parsing it as an integer
+// once (listpack integers compare by value, as lpCompare).
+type matcher struct {
+	v     []byte
+	n     int64
+	isInt bool
+}
+
+func newMatcher(v []byte) matcher {
+	n, ok := listpack.StringToInt64(v)
+	return matcher{v: v, n: n, isInt: ok}
+}
+
+func (m matcher) match(e listpack.Entry) bool {
+	if e.IsInt {
+		return m.isInt && e.Int == m.n
+	}
+	return string(e.Str) == string(m.v)
+}
+
 // entryBytes returns a copy of the element's string form.
 func entryBytes(e listpack.Entry) []byte {
 	if e.IsInt {
@@ -203,10 +223,8 @@ func pushGeneric(s *Server, c *Client, args [][]byte, head, xx bool) {
 		o = s.addList(db, key)
 	}
 	ql := s.list(o)
-	for _, v := range args[2:] {
-		ql.Push(v, head)
-		s.dirty++
-	}
+	ql.PushAll(args[2:], head)
+	s.dirty += int64(len(args) - 2)
 	c.Int(int64(ql.Len()))
 	s.keyModified(db, key)
 	s.notify(notifyList, pushEvent(head), key, db.id)
@@ -241,8 +259,9 @@ func linsertCommand(s *Server, c *Client, args [][]byte) {
 	it := ql.Iterator(true)
 	var e quicklist.Entry
 	inserted := false
+	pivot := newMatcher(args[3])
 	for it.Next(&e) {
-		if e.Equal(args[3]) {
+		if pivot.match(e.Entry) {
 			if after {
 				ql.InsertAfter(it, &e, args[4])
 			} else {
@@ -573,8 +592,9 @@ func lposCommand(s *Server, c *Client, args [][]byte) {
 	var index, matches, arrayLen int64
 	matchIndex := int64(-1)
 	var e quicklist.Entry
+	m := newMatcher(ele)
 	for it.Next(&e) && (maxlen == 0 || index < maxlen) {
-		if e.Equal(ele) {
+		if m.match(e.Entry) {
 			matches++
 			if forward {
 				matchIndex = index
@@ -632,8 +652,9 @@ func lremCommand(s *Server, c *Client, args [][]byte) {
 	}
 	var removed int64
 	var e quicklist.Entry
+	m := newMatcher(args[3])
 	for it.Next(&e) {
-		if e.Equal(args[3]) {
+		if m.match(e.Entry) {
 			it.Delete(&e)
 			s.dirty++
 			removed++
@@ -1034,4 +1055,58 @@ func listMemory(o *keyspace.Object, samples int64) int64 {
 		size += int64(float64(ele) / float64(sampled) * float64(ql.Nodes()))
 	}
 	return size
+}
+
+// Quicklist node containers in RDB_TYPE_LIST_QUICKLIST_2.
+const (
+	quicklistContainerPlain  = 1
+	quicklistContainerPacked = 2
+)
+
+// listLoader builds a list from the nodes of an RDB file or a DUMP
+// payload (RDB_TYPE_LIST_QUICKLIST_2), for persistence. The node data
+// must be uncompressed already; it is kept.
+type listLoader struct {
+	ql *quicklist.Quicklist
+}
+
+func (s *Server) newListLoader() *listLoader {
+	return &listLoader{ql: quicklist.New(s.cfg.ListMaxListpackSize, s.cfg.ListCompressDepth)}
+}
+
+// add appends one node. A packed node's listpack is validated in full
+// (untrusted bytes never reach the list unchecked); an empty one is
+// skipped, as Redis does.
+func (l *listLoader) add(container int, data []byte) error {
+	switch container {
+	case quicklistContainerPlain:
+		l.ql.AppendPlain(data)
+	case quicklistContainerPacked:
+		if err := listpack.Validate(data, nil); err != nil {
+			return fmt.Errorf("load list node: %w", err)
+		}
+		if listpack.Listpack(data).Len() == 0 {
+			return nil
+		}
+		l.ql.AppendListpack(data)
+	default:
+		return fmt.Errorf("load list node: unknown quicklist container %d", container)
+	}
+	return nil
+}
+
+// object returns the loaded list, false when it is empty (Redis skips an
+// empty key).
+func (l *listLoader) object() (keyspace.Object, bool) {
+	if l.ql.Len() == 0 {
+		return keyspace.Object{}, false
+	}
+	return keyspace.Object{Type: keyspace.TypeList, Enc: keyspace.EncQuicklist, Val: l.ql}, true
+}
+
+// listNodes calls fn for each node of a list, for persistence: the
+// container, and either the LZF bytes of a compressed node with its
+// uncompressed size or the raw listpack / plain element.
+func listNodes(o *keyspace.Object, fn func(n quicklist.NodeInfo) bool) {
+	listOf(o).EachNode(fn)
 }
