@@ -20,6 +20,52 @@ func denyCommand(c *client, r *request) {
 	c.replyError(errNotAllowed(r.name()))
 }
 
+// debugAllowed lists the DEBUG subcommands a tenant may run: they look
+// at its own data (OBJECT, DIGEST, ...) or tune its own shard's
+// behaviour. The rest (RELOAD, SEGFAULT, JMAP, LOG, ...) touch the node
+// process, its files or its other tenants.
+func debugAllowed(args [][]byte) bool {
+	if len(args) < 2 {
+		return false
+	}
+	switch strings.ToLower(string(args[1])) {
+	case "object", "digest", "digest-value", "protocol", "listpack", "quicklist",
+		"stringmatch-len", "sleep", "set-active-expire", "quicklist-packed-threshold",
+		"help", "replybuffer":
+		return true
+	}
+	return false
+}
+
+// debugCommand runs the allowed DEBUG subcommands: those naming a key on
+// the key's shard, the others on every shard.
+func debugCommand(c *client, r *request) {
+	if !debugAllowed(r.args) {
+		sub := ""
+		if len(r.args) > 1 {
+			sub = " " + strings.ToLower(string(r.args[1]))
+		}
+		c.replyError(errNotAllowed("debug" + sub))
+		return
+	}
+	switch strings.ToLower(string(r.args[1])) {
+	case "object", "digest-value":
+		if len(r.args) > 2 {
+			sh := c.route.shardOfKey(r.args[2])
+			if sh < 0 {
+				c.replyError(errClusterDown)
+				return
+			}
+			c.sendTo(sh, r.raw)
+			return
+		}
+	case "help", "protocol", "listpack", "quicklist", "stringmatch-len":
+		c.sendTo(0, r.raw)
+		return
+	}
+	c.broadcast(r, mergeFirst)
+}
+
 // shard0Command sends the request to the database's first shard: read-only
 // introspection of one shard is as good as any (COMMAND, LASTSAVE, ...).
 func shard0Command(c *client, r *request) {

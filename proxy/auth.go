@@ -77,6 +77,12 @@ func (c *client) authenticate(id string, pass []byte) string {
 		return errWrongPass
 	}
 	c.p.authLimiter.succeeded(c.ip)
+	return c.bind(db, rt)
+}
+
+// bind attaches the client to db, within its connection limit. It
+// returns an error reply, or "".
+func (c *client) bind(db *database, rt *dbRoute) string {
 	if c.db == db {
 		return ""
 	}
@@ -109,6 +115,24 @@ func (c *client) authenticate(id string, pass []byte) string {
 	// command.
 	c.allow = -1
 	return ""
+}
+
+// bindDefault binds an unauthenticated client to Options.DefaultDatabase,
+// if set and served.
+func (c *client) bindDefault() {
+	id := c.p.opts.DefaultDatabase
+	if id == "" {
+		return
+	}
+	tbl := c.p.routes.Load()
+	if tbl == nil {
+		return
+	}
+	if db := tbl.dbs[id]; db != nil {
+		if rt := db.route.Load(); rt != nil {
+			c.bind(db, rt)
+		}
+	}
 }
 
 // helloCommand: HELLO [protover [AUTH id pass] [SETNAME name]].
@@ -254,6 +278,7 @@ func resetCommand(c *client, r *request) {
 	c.rd.SetLimits(unauthRequestBytes, maxBulk, true)
 	c.conn.SetReadDeadline(time.Now().Add(c.p.opts.AuthTimeout))
 	c.replyRaw([]byte("+RESET\r\n"))
+	c.bindDefault()
 }
 
 // resetState drops transactions, watches, subscriptions, SELECT, tracking

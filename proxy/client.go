@@ -324,6 +324,18 @@ func (c *client) replyRaw(b []byte) {
 	c.reply(c.newEntry(), b)
 }
 
+// pushEntry is the next entry for pub/sub confirmations: pushes, which
+// CLIENT REPLY OFF does not silence.
+func (c *client) pushEntry() *slot {
+	s := c.newSlot()
+	s.kind = kindPubSub
+	c.entries = append(c.entries, s)
+	c.outMu.Lock()
+	c.holdPushes++
+	c.outMu.Unlock()
+	return s
+}
+
 // send queues raw on bc for s. The caller made sure ordering holds (see
 // connFor); the request goes out at the end of the segment.
 func (c *client) send(bc *backendConn, raw []byte, s *slot) {
@@ -441,6 +453,9 @@ func (c *client) writeEntries(timedOut bool) {
 		}
 		if len(c.out) > start && c.out[start] == '-' {
 			c.nErrs++
+		}
+		if s.after != nil {
+			s.after(c, c.out[start:])
 		}
 		if s.kind == kindPubSub {
 			c.holdPushes--

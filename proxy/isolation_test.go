@@ -104,7 +104,7 @@ func TestIsolationAdmin(t *testing.T) {
 	a := tp.raw(t)
 	a.expect("+OK\r\n", "AUTH", "a", "pa")
 	for _, cmd := range [][]string{
-		{"DEBUG", "SLEEP", "0"}, {"MONITOR"}, {"SHUTDOWN"}, {"REPLICAOF", "127.0.0.1", "1"},
+		{"DEBUG", "RELOAD"}, {"DEBUG", "CHANGE-REPL-ID"}, {"MONITOR"}, {"SHUTDOWN"}, {"REPLICAOF", "127.0.0.1", "1"},
 		{"SLAVEOF", "NO", "ONE"}, {"MODULE", "LIST"}, {"ACL", "SETUSER", "x"}, {"ACL", "LIST"},
 		{"SAVE"}, {"BGSAVE"}, {"BGREWRITEAOF"}, {"MIGRATE", "h", "1", "k", "0", "1"},
 		{"SYNC"}, {"PSYNC", "?", "-1"}, {"CLUSTER", "ADDSLOTS", "1"}, {"CONFIG", "REWRITE"},
@@ -157,6 +157,10 @@ func TestIsolationAdmin(t *testing.T) {
 		t.Errorf("INFO lost its useful parts: %q", info[:min(len(info), 300)])
 	}
 	a.expect("*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n", "ROLE")
+	// DEBUG that only looks at the tenant's own data is allowed.
+	a.expect("+OK\r\n", "SET", "dbg", "1")
+	a.expectPrefix("+Value at:", "DEBUG", "OBJECT", "dbg")
+	a.expect("+OK\r\n", "DEBUG", "SLEEP", "0")
 	a.expect("$1\r\na\r\n", "ACL", "WHOAMI")
 	a.expect(":0\r\n", "WAIT", "0", "10")
 }

@@ -60,6 +60,12 @@ type Options struct {
 	// PollWait is the long-poll's wait parameter (default 30s).
 	PollWait time.Duration
 
+	// DefaultDatabase, when set, binds connections that do not AUTH to
+	// this database, as a Redis without requirepass serves everyone. For
+	// running Redis's test suite or benchmarks through the proxy on a
+	// trusted network only: it bypasses authentication.
+	DefaultDatabase string
+
 	// ID names this proxy in usage reports and CLUSTER replies (default:
 	// the host name and the listen address).
 	ID string

@@ -67,15 +67,7 @@ func (c *client) pubsubSend(raw []byte, shards []int, speaker, expect int) {
 		c.info.subIDs = ids
 		c.info.Unlock()
 	}
-	e := c.newEntry()
-	if e.kind == kindReply {
-		e.kind = kindPubSub
-	}
-	c.outMu.Lock()
-	if e.kind == kindPubSub {
-		c.holdPushes++
-	}
-	c.outMu.Unlock()
+	e := c.pushEntry()
 	e.merge = mergeFirst
 	e.state.Store(slotDone)
 	// The speaker's part comes first so mergeFirst writes it.
@@ -133,7 +125,7 @@ func unsubscribeCommand(c *client, r *request) {
 		expect = max(1, len(*set))
 	}
 	if c.subs[0] == nil {
-		c.replyRaw(c.localUnsubscribe(r, *set))
+		c.reply(c.pushEntry(), c.localUnsubscribe(r, *set))
 		return
 	}
 	if len(r.args) == 1 {
@@ -196,7 +188,7 @@ func sunsubscribeCommand(c *client, r *request) {
 			return
 		}
 		if c.subs[sh] == nil {
-			c.replyRaw(c.localUnsubscribe(r, nil))
+			c.reply(c.pushEntry(), c.localUnsubscribe(r, nil))
 			return
 		}
 		for _, ch := range r.args[1:] {
@@ -210,7 +202,7 @@ func sunsubscribeCommand(c *client, r *request) {
 		perShard[sh]++
 	}
 	if len(perShard) == 0 {
-		c.replyRaw(c.localUnsubscribe(r, nil))
+		c.reply(c.pushEntry(), c.localUnsubscribe(r, nil))
 		return
 	}
 	c.schannels = nil

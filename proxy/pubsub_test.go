@@ -107,6 +107,19 @@ func TestPubSubRaw(t *testing.T) {
 	}
 	r.expect("$-1\r\n", "GET", "x")
 
+	// CLIENT REPLY OFF silences replies, not pub/sub confirmations.
+	r.send("CLIENT", "REPLY", "OFF")
+	r.send("SUBSCRIBE", "z")
+	if got := r.recv(); got != "*3\r\n$9\r\nsubscribe\r\n$1\r\nz\r\n:1\r\n" {
+		t.Errorf("SUBSCRIBE with replies off = %q", got)
+	}
+	r.send("UNSUBSCRIBE", "z")
+	r.send("GET", "x")
+	r.send("CLIENT", "REPLY", "ON")
+	if got := r.recv() + r.recv(); got != "*3\r\n$11\r\nunsubscribe\r\n$1\r\nz\r\n:0\r\n+OK\r\n" {
+		t.Errorf("UNSUBSCRIBE with replies off, then ON = %q", got)
+	}
+
 	// RESP3: subscribed clients may run any command; confirmations are
 	// pushes.
 	r3 := tp.raw(t)

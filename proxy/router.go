@@ -119,6 +119,9 @@ func (c *client) dispatch(args [][]byte, raw []byte) {
 	if r.info != nil {
 		r.cmd = r.info.cmd
 	}
+	if c.db == nil && c.p.opts.DefaultDatabase != "" {
+		c.bindDefault()
+	}
 	if c.db == nil {
 		if r.info == nil || !r.info.preAuth {
 			c.replyError(errNoAuth)

@@ -83,12 +83,13 @@ func rules() map[string]rule {
 		"swapdb":   {handler: oneShardOnly},
 		"move":     {handler: moveCommand},
 		"copy":     {handler: copyCommand},
+		"debug":    {handler: debugCommand},
 	}
 	// Refused: they would reach beyond the tenant's data (the host, the
 	// replication topology, other connections) or change what the control
 	// plane owns.
 	for _, name := range []string{
-		"monitor", "shutdown", "replicaof", "slaveof", "module", "debug",
+		"monitor", "shutdown", "replicaof", "slaveof", "module",
 		"save", "bgsave", "bgrewriteaof", "migrate", "sync", "psync",
 		"replconf", "failover", "pfdebug", "sentinel",
 	} {

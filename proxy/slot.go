@@ -20,6 +20,10 @@ type slot struct {
 	kind     slotKind
 	merge    mergeFunc // set on a fan-out's slot; its children hold the parts
 	children []*slot
+	// after, when set, sees the reply as it is written, on the client's
+	// goroutine: state that depends on the shard's answer (a SELECT inside
+	// MULTI applies only if EXEC ran).
+	after func(c *client, reply []byte)
 
 	// Pub/sub slots complete after `expect` confirmations; forward says
 	// whether the confirmations are this client's reply (from the shard
@@ -98,6 +102,7 @@ func (s *slot) reset(b *batch) {
 	s.kind = kindReply
 	s.merge = nil
 	s.children = s.children[:0]
+	s.after = nil
 	s.expect = 0
 	s.forward = false
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/keyfleet/keyfleet/internal/commands"
 	"github.com/keyfleet/keyfleet/internal/keyslot"
@@ -22,6 +23,8 @@ type txnState struct {
 	// watchLost: the connection holding the client's WATCH died before
 	// MULTI; EXEC answers as if a watched key changed.
 	watchLost bool
+	// selectAfter is the logical db a queued SELECT moves to, -1 if none.
+	selectAfter int
 }
 
 var (
@@ -36,7 +39,7 @@ func multiCommand(c *client, r *request) {
 		c.replyError("ERR MULTI calls can not be nested")
 		return
 	}
-	c.txn = &txnState{shard: -1, watchLost: c.watchLost}
+	c.txn = &txnState{shard: -1, watchLost: c.watchLost, selectAfter: -1}
 	c.watchLost = false
 	shard := c.watchShard
 	if shard < 0 && len(c.route.shards) == 1 {
@@ -90,7 +93,11 @@ func (c *client) discardSlot() *slot {
 // txnQueue handles a command inside MULTI.
 func (c *client) txnQueue(r *request) {
 	t := c.txn
-	if r.info != nil && r.info.handler != nil && !txnForwardable(r.info.name) {
+	if r.info != nil && r.info.name == "select" {
+		c.txnSelect(r)
+		return
+	}
+	if r.info != nil && r.info.handler != nil && !c.txnForwardable(r.info.name) {
 		c.replyError(fmt.Sprintf("ERR command '%s' is not allowed inside MULTI through the Keyfleet proxy", r.name()))
 		t.dirty = true
 		return
@@ -165,16 +172,57 @@ func channelOf(r *request) (int, bool) {
 // queued in a transaction as they are: their effect inside the one shard
 // is what the client asked for. The others (INFO, CLIENT, CONFIG, ...)
 // are answered by the proxy, which cannot do that from inside EXEC.
-func txnForwardable(name string) bool {
+func (c *client) txnForwardable(name string) bool {
 	switch name {
 	case "mget", "mset", "del", "unlink", "exists", "touch", "keys", "scan",
 		"dbsize", "randomkey", "flushdb", "flushall", "publish", "spublish",
-		"ping", "echo", "time",
+		"ping", "echo", "time", "unwatch",
 		"blpop", "brpop", "brpoplpush", "blmove", "blmpop", "bzpopmin",
 		"bzpopmax", "bzmpop", "xread", "xreadgroup":
 		return true
+	case "swapdb", "move", "copy", "debug":
+		// Whole-shard commands: as they are only where the one shard is
+		// the whole database (DEBUG's own checks are skipped: the
+		// shard refuses what it must).
+		return len(c.route.shards) == 1 && (name != "debug" || debugAllowed(c.req.args))
 	}
 	return false
+}
+
+// txnSelect queues SELECT inside MULTI. On a one-shard database it runs
+// in the transaction and, if EXEC runs, the client continues on that
+// logical db (sticky, as after a SELECT outside MULTI).
+func (c *client) txnSelect(r *request) {
+	t := c.txn
+	n, ok := resp.ParseInt(r.args[1])
+	if !ok || n < 0 || n > 1<<31-1 {
+		c.replyError(errNotInteger)
+		t.dirty = true
+		return
+	}
+	if len(c.route.shards) > 1 {
+		if n != 0 {
+			c.replyError(errSelectMulti)
+			t.dirty = true
+			return
+		}
+		c.replyRaw(queuedReply)
+		return
+	}
+	if n >= logicalDBs {
+		c.replyError("ERR DB index is out of range")
+		t.dirty = true
+		return
+	}
+	if t.shard < 0 {
+		if msg := c.txnBind(0, false); msg != "" {
+			c.replyError(msg)
+			return
+		}
+	}
+	t.selectAfter = int(n)
+	c.pendingDed = true
+	c.send(t.conn, r.raw, c.newEntry())
 }
 
 func execCommand(c *client, r *request) {
@@ -215,7 +263,19 @@ func execCommand(c *client, r *request) {
 		return
 	}
 	c.pendingDed = true
-	c.send(t.conn, execRaw, c.newEntry())
+	e := c.newEntry()
+	c.send(t.conn, execRaw, e)
+	if db := t.selectAfter; db >= 0 {
+		e.after = func(c *client, reply []byte) {
+			if len(reply) > 1 && (reply[0] == '*' && reply[1] != '-') {
+				c.sticky = true
+				c.selected = db
+				c.setReplay("select", resp.AppendCommandStrings(nil, "SELECT", strconv.Itoa(db)))
+			}
+		}
+		// The commands after EXEC must see the outcome.
+		c.endSegment()
+	}
 }
 
 func discardCommand(c *client, r *request) {

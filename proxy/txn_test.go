@@ -157,6 +157,22 @@ func TestSelectOneShard(t *testing.T) {
 	r.expect("+QUEUED\r\n", "GET", "k")
 	r.expect("*1\r\n$3\r\ndb3\r\n", "EXEC")
 	r.expect("-ERR DB index is out of range\r\n", "SELECT", "16")
+	// SELECT inside MULTI applies once EXEC has run, and only then.
+	r.expect("+OK\r\n", "MULTI")
+	r.expect("+QUEUED\r\n", "SELECT", "0")
+	r.expect("+OK\r\n", "DISCARD")
+	r.expect("$3\r\ndb3\r\n", "GET", "k")
+	r.send("MULTI")
+	r.send("SELECT", "0")
+	r.send("GET", "k")
+	r.send("EXEC")
+	r.send("GET", "k")
+	for _, want := range []string{"+OK\r\n", "+QUEUED\r\n", "+QUEUED\r\n", "*2\r\n+OK\r\n$3\r\ndb0\r\n", "$3\r\ndb0\r\n"} {
+		if got := r.recv(); got != want {
+			t.Errorf("SELECT in MULTI: got %q, want %q", got, want)
+		}
+	}
+	r.expect("+OK\r\n", "SELECT", "3")
 	r.expect("+OK\r\n", "SELECT", "0")
 	r.expect("$3\r\ndb0\r\n", "GET", "k")
 	if v := srv.do(t, "SELECT", "3"); v.IsError() {
