@@ -14,13 +14,26 @@ DEV_CMD = $(BIN)/controlplane --dev
 # Go sources outside generated or third-party trees.
 GOFILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' -not -path './.keyfleet/*')
 
-.PHONY: all build test dev bench lint fmt vet fuzz-smoke ci clean
+.PHONY: all build test dev bench lint fmt vet fuzz-smoke ci clean web web-test
 
 all: build
 
+# The web console (web/, TypeScript + Vite) into web/dist, which the
+# control plane embeds. npm ci installs exactly package-lock.json, again
+# only when the lock file changes (npm ci writes node_modules/.package-lock.json).
+web: web/node_modules/.package-lock.json
+	cd web && npm run build
+
+web/node_modules/.package-lock.json: web/package-lock.json web/package.json
+	cd web && npm ci --no-audit --no-fund
+
+# The console's component tests (Vitest, in jsdom).
+web-test: web
+	cd web && npm test
+
 # Builds every main package under cmd/ (node, proxy, controlplane: those
-# that exist) into bin/.
-build:
+# that exist) into bin/, the control plane with the console embedded.
+build: web
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./cmd/...
 
@@ -53,8 +66,10 @@ fuzz-smoke:
 	  done; \
 	done
 
-# The README's test command: lint, then every package's tests.
-ci: lint test
+# The README's test command: lint, the console's build and component
+# tests, then every package's tests (e2e's console test drives the built
+# console in chromium).
+ci: lint web-test test
 
 clean:
 	rm -rf $(BIN)
