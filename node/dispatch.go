@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/keyfleet/keyfleet/internal/commands"
 	"github.com/tidwall/redcon"
@@ -18,6 +19,9 @@ type command struct {
 	*commands.Command
 	proc handler
 	subs []*command
+	// id indexes the per-Server stats cache (Server.cmdStatFor); 0 for a
+	// command built outside the table.
+	id int
 }
 
 // handlers maps command names ("get", "config|get") to their handlers.
@@ -45,11 +49,14 @@ var (
 func commandTable() map[string]*command {
 	tableOnce.Do(func() {
 		table = make(map[string]*command)
+		id := 0
 		for _, row := range commands.Default.All() {
-			c := &command{Command: row, proc: handlers[row.Name]}
+			id++
+			c := &command{Command: row, proc: handlers[row.Name], id: id}
 			for _, sr := range row.Subcommands {
 				if h := handlers[sr.Name]; h != nil {
-					c.subs = append(c.subs, &command{Command: sr, proc: h})
+					id++
+					c.subs = append(c.subs, &command{Command: sr, proc: h, id: id})
 				}
 			}
 			if c.proc == nil && len(c.subs) == 0 {
@@ -106,6 +113,7 @@ func (s *Server) serveRESP(conn redcon.Conn, rc redcon.Command) {
 		s.mu.Unlock()
 		return
 	}
+	s.syncClock(time.Now())
 	s.execute(c, rc.Args)
 	s.waitIfBlocked(c)
 	for !c.closeAfterReply {
@@ -205,7 +213,8 @@ func (s *Server) execute(c *Client, args [][]byte) {
 		s.securityWarning(c)
 		return
 	}
-	now := time.Now()
+	// The command's clock, from one monotonic reading (see clockNow).
+	now := s.clockNow()
 	c.lastActive = now
 	s.updateClock(now)
 	mark := len(c.out)
@@ -251,15 +260,13 @@ func (s *Server) call(c *Client, cmd *command, args [][]byte) {
 	if s.hooks.beforeCall != nil {
 		s.hooks.beforeCall(c, cmd, args)
 	}
-	start := time.Now()
+	// Durations come from the monotonic clock alone: one cheap reading
+	// each side instead of time.Now's wall and monotonic pair.
+	start := s.monoNow()
 	c.errorReplied = false
 	cmd.proc(s, c, args)
-	dur := time.Since(start)
-	st := s.stats.cmdStats[cmd.Name]
-	if st == nil {
-		st = &cmdStat{}
-		s.stats.cmdStats[cmd.Name] = st
-	}
+	dur := s.monoNow() - start
+	st := s.cmdStatFor(cmd)
 	st.calls++
 	st.usec += dur.Microseconds()
 	if c.errorReplied {
@@ -287,13 +294,45 @@ func (s *Server) finishReply(c *Client, mark int) {
 
 // rejectCommand counts a command refused before it ran.
 func (s *Server) rejectCommand(c *Client, cmd *command, msg string) {
+	st := s.cmdStatFor(cmd)
+	st.rejected++
+	c.Error(msg)
+}
+
+// cmdStatFor returns cmd's entry in INFO commandstats, creating it. The
+// map by name stays the source of truth (INFO, LATENCY and CONFIG
+// RESETSTAT use it); the hot path finds the entry through a per-Server
+// slice indexed by the command's id instead of hashing its name. The
+// slice is dropped whenever the map was replaced (CONFIG RESETSTAT),
+// which is detected by the map's identity.
+func (s *Server) cmdStatFor(cmd *command) *cmdStat {
+	if m := mapIdentity(s.stats.cmdStats); m != s.statCacheOf {
+		s.statCacheOf = m
+		clear(s.statCache)
+	}
+	if cmd.id > 0 && cmd.id < len(s.statCache) {
+		if st := s.statCache[cmd.id]; st != nil {
+			return st
+		}
+	}
 	st := s.stats.cmdStats[cmd.Name]
 	if st == nil {
 		st = &cmdStat{}
 		s.stats.cmdStats[cmd.Name] = st
 	}
-	st.rejected++
-	c.Error(msg)
+	if cmd.id > 0 {
+		if cmd.id >= len(s.statCache) {
+			s.statCache = append(s.statCache, make([]*cmdStat, cmd.id+1-len(s.statCache))...)
+		}
+		s.statCache[cmd.id] = st
+	}
+	return st
+}
+
+// mapIdentity is the runtime address of a map: two values are the same
+// map exactly when it is equal.
+func mapIdentity(m map[string]*cmdStat) unsafe.Pointer {
+	return *(*unsafe.Pointer)(unsafe.Pointer(&m))
 }
 
 // countError records an error reply in errorstats by its code.

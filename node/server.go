@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/tidwall/redcon"
 )
@@ -34,7 +35,13 @@ type Server struct {
 	dbs []*DB
 
 	// cmdTime is the clock of the command being executed (unix ms).
-	cmdTime  int64
+	cmdTime int64
+	// The command clock is derived from the monotonic clock (clockNow):
+	// monoBase is a fixed origin; wallAt is a wall time read at monoAt
+	// (its offset from monoBase), refreshed per batch and by the cron.
+	monoBase time.Time
+	wallAt   time.Time
+	monoAt   time.Duration
 	lruClock uint32
 	noTouch  bool // set while CLIENT NO-TOUCH style reads run
 
@@ -44,6 +51,10 @@ type Server struct {
 	nextClientID atomic.Int64
 
 	stats stats
+	// statCache finds commandstats entries by command id (cmdStatFor);
+	// statCacheOf is the map it was filled from.
+	statCache   []*cmdStat
+	statCacheOf unsafe.Pointer
 	// dirty counts changes since the last save, as Redis's server.dirty.
 	dirty       int64
 	hooks       hooks
@@ -121,6 +132,8 @@ func New(cfg *Config, log *slog.Logger) *Server {
 	for i := range s.dbs {
 		s.dbs[i] = newDB(i)
 	}
+	s.monoBase = time.Now()
+	s.syncClock(s.monoBase)
 	s.updateClock(time.Now())
 	for _, f := range serverInits {
 		f(s)
@@ -139,6 +152,25 @@ func randomHex(r *rand.Rand, n int) string {
 
 func (s *Server) isReplica() bool {
 	return s.hooks.isReplica != nil && s.hooks.isReplica()
+}
+
+// monoNow is the time since the server's creation by the monotonic clock:
+// a single clock reading, cheaper than time.Now's two.
+func (s *Server) monoNow() time.Duration { return time.Since(s.monoBase) }
+
+// syncClock re-anchors clockNow's wall time on now (a time.Now reading),
+// so that changes of the system clock are followed within a batch or a
+// cron tick.
+func (s *Server) syncClock(now time.Time) {
+	s.wallAt = now
+	s.monoAt = now.Sub(s.monoBase)
+}
+
+// clockNow is the current time from one monotonic reading, anchored on
+// the last syncClock: what execute uses as the command's clock, as
+// Redis caches mstime rather than asking the kernel for every use.
+func (s *Server) clockNow() time.Time {
+	return s.wallAt.Add(s.monoNow() - s.monoAt)
 }
 
 func (s *Server) updateClock(now time.Time) {
@@ -299,6 +331,7 @@ func (s *Server) cronLoop(ctx context.Context) {
 			return
 		case now := <-t.C:
 			s.mu.Lock()
+			s.syncClock(time.Now())
 			s.updateClock(now)
 			if !s.cronPaused() { // DEBUG PAUSE-CRON
 				s.cron(now)
