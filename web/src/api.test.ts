@@ -1,0 +1,62 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { api, ApiError, onSessionEnded } from './api';
+import { rates } from './usage';
+import { mockFetch } from './test/fetch';
+
+afterEach(() => vi.unstubAllGlobals());
+
+describe('api', () => {
+  it('sends the CSRF header and same-origin credentials, never an Authorization header', async () => {
+    const calls = mockFetch({ 'POST /v1/api-keys': { status: 201, body: { id: 'k1' } } });
+    await api('POST', '/v1/api-keys', { name: 'ci' });
+    expect(calls[0].headers['X-Requested-With']).toBeTruthy();
+    expect(calls[0].headers['Authorization']).toBeUndefined();
+    expect(calls[0].credentials).toBe('same-origin');
+    expect(calls[0].body).toEqual({ name: 'ci' });
+  });
+
+  it('renews an expired access cookie once and retries', async () => {
+    let n = 0;
+    const calls = mockFetch({
+      'GET /v1/databases': () => (n++ === 0 ? { status: 401, body: { error: { code: 'unauthorized', message: 'expired' } } } : { status: 200, body: { databases: [] } }),
+      'POST /v1/auth/refresh': { status: 200, body: {} },
+    });
+    await expect(api('GET', '/v1/databases')).resolves.toEqual({ databases: [] });
+    expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual(['GET /v1/databases', 'POST /v1/auth/refresh', 'GET /v1/databases']);
+  });
+
+  it('ends the session when the refresh is refused', async () => {
+    const ended = vi.fn();
+    onSessionEnded(ended);
+    mockFetch({
+      'GET /v1/me': { status: 401, body: { error: { code: 'unauthorized', message: 'the session has ended', field: 'authorization' } } },
+      'POST /v1/auth/refresh': { status: 401, body: { error: { code: 'invalid_refresh_token', message: 'nope' } } },
+    });
+    const err = (await api('GET', '/v1/me').catch((e) => e)) as ApiError;
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err.status).toBe(401);
+    expect(ended).toHaveBeenCalledOnce();
+  });
+
+  it('carries the field of an API error', async () => {
+    mockFetch({ 'POST /v1/databases': { status: 422, body: { error: { code: 'plan_limit', message: 'too big', field: 'memory_mb' } } } });
+    const err = (await api('POST', '/v1/databases', {}).catch((e) => e)) as ApiError;
+    expect([err.code, err.field, err.message]).toEqual(['plan_limit', 'memory_mb', 'too big']);
+  });
+});
+
+describe('rates', () => {
+  it('divides the minute still filling by the seconds elapsed', () => {
+    const r = rates(
+      [
+        { minute: '2030-01-01T00:00:00Z', ops: 600, bytes_in: 60, bytes_out: 60, connections_max: 3, errors: 0, rejected: 0 },
+        { minute: '2030-01-01T00:01:00Z', ops: 100, bytes_in: 10, bytes_out: 0, connections_max: 2, errors: 0, rejected: 0 },
+      ],
+      Date.parse('2030-01-01T00:01:10Z'),
+    );
+    expect(r.ops).toEqual([10, 10]);
+    expect(r.bandwidth).toEqual([2, 1]);
+    expect(r.connections).toEqual([3, 2]);
+    expect(r.totalOps).toBe(700);
+  });
+});
