@@ -57,7 +57,7 @@ func init() {
 		"bgsave": bgsaveCommand,
 	})
 	serverInits = append(serverInits, func(s *Server) {
-		st := &persistState{lastBgsaveOK: true, lastBgsaveSec: -1}
+		st := &persistState{lastBgsaveOK: true, lastBgsaveSec: -1, sliceKeys: sliceKeys}
 		s.ext[persistExt] = st
 		s.ext["loading"] = func() bool { return st.loading }
 		s.hooks.cron = append(s.hooks.cron, s.saveCron)
@@ -128,6 +128,8 @@ type persistState struct {
 	loadExpired   int64
 	loadLoaded    int64
 	loading       bool
+	scheduled     bool // BGSAVE SCHEDULE waiting for an AOF rewrite
+	sliceKeys     int  // keys per lock hold of a background save (tests lower it)
 }
 
 func (s *Server) persist() *persistState { return s.ext[persistExt].(*persistState) }
@@ -140,7 +142,7 @@ func (w *countWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); retur
 func (s *Server) rdbPath() string { return filepath.Join(s.cfg.Dir, s.cfg.DBFilename) }
 
 // writeHeader writes the magic and Redis 7.0's aux fields.
-func (s *Server) writeHeader(w *rdb.Writer) {
+func (s *Server) writeHeader(w *rdb.Writer, aofBase bool) {
 	w.Header()
 	w.Aux("redis-ver", Version)
 	w.AuxInt("redis-bits", strconv.IntSize)
@@ -149,7 +151,11 @@ func (s *Server) writeHeader(w *rdb.Writer) {
 	w.AuxInt("repl-stream-db", 0)
 	w.Aux("repl-id", s.infoState().replID)
 	w.AuxInt("repl-offset", 0)
-	w.AuxInt("aof-base", 0)
+	if aofBase {
+		w.AuxInt("aof-base", 1)
+	} else {
+		w.AuxInt("aof-base", 0)
+	}
 }
 
 // writeKey writes one key with its expiry and eviction metadata.
@@ -179,7 +185,7 @@ func (s *Server) lruPolicy() bool {
 func (s *Server) writeRDB(out io.Writer) error {
 	w := rdb.NewWriter(out, s.cfg.RDBCompression)
 	w.NoChecksum = !s.cfg.RDBChecksum
-	s.writeHeader(w)
+	s.writeHeader(w, false)
 	for _, db := range s.dbs {
 		if db.ks.Len() == 0 {
 			continue
@@ -239,7 +245,7 @@ func (s *Server) savedOK(at time.Time) {
 }
 
 func saveCommand(s *Server, c *Client, args [][]byte) {
-	if s.persist().bg != nil {
+	if bg := s.persist().bg; bg != nil && bg.onDone == nil {
 		c.Error("ERR Background save already in progress")
 		return
 	}
@@ -255,8 +261,17 @@ func bgsaveCommand(s *Server, c *Client, args [][]byte) {
 		c.Error(errSyntax)
 		return
 	}
-	if s.persist().bg != nil {
-		c.Error("ERR Background save already in progress")
+	schedule := len(args) == 2
+	if bg := s.persist().bg; bg != nil {
+		switch {
+		case bg.onDone == nil:
+			c.Error("ERR Background save already in progress")
+		case schedule:
+			s.persist().scheduled = true
+			c.Status("Background saving scheduled")
+		default:
+			c.Error("ERR An AOF log rewriting in progress: can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.")
+		}
 		return
 	}
 	if err := s.startBgsave(); err != nil {
@@ -300,6 +315,9 @@ type bgsave struct {
 	done     bool
 	prev     func(c *Client, cmd *command, args [][]byte)
 	finished chan struct{}
+	// onDone, when set, finishes an AOF rewrite (under the lock) instead
+	// of the RDB bookkeeping.
+	onDone func(err error)
 }
 
 type sliceSink struct{ b []byte }
@@ -315,7 +333,13 @@ const (
 
 // startBgsave begins a background save (under the lock).
 func (s *Server) startBgsave() error {
-	bg := &bgsave{start: time.Now(), streamDB: -1, finished: make(chan struct{})}
+	return s.startSnapshot(s.rdbPath(), nil)
+}
+
+// startSnapshot begins a background snapshot into path; onDone (AOF
+// rewrites) replaces the RDB bookkeeping at the end.
+func (s *Server) startSnapshot(path string, onDone func(error)) error {
+	bg := &bgsave{start: time.Now(), streamDB: -1, finished: make(chan struct{}), onDone: onDone}
 	bg.w = rdb.NewWriter(&bg.sink, s.cfg.RDBCompression)
 	bg.w.NoChecksum = !s.cfg.RDBChecksum
 	bg.visited = make([]map[string]struct{}, len(s.dbs))
@@ -323,12 +347,13 @@ func (s *Server) startBgsave() error {
 		bg.visited[i] = map[string]struct{}{}
 		bg.total += int64(db.ks.Len())
 	}
-	s.writeHeader(bg.w)
-	path := s.rdbPath()
+	s.writeHeader(bg.w, onDone != nil)
 	tmp := filepath.Join(s.cfg.Dir, fmt.Sprintf("temp-%d-%d.rdb", os.Getpid(), time.Now().UnixNano()))
 	f, err := os.Create(tmp)
 	if err != nil {
-		s.persist().lastBgsaveOK = false
+		if onDone == nil {
+			s.persist().lastBgsaveOK = false
+		}
 		return fmt.Errorf("failed opening the temp RDB file %s for saving: %w", tmp, err)
 	}
 	bg.prev = s.hooks.beforeCall
@@ -339,7 +364,9 @@ func (s *Server) startBgsave() error {
 		}
 	}
 	s.persist().bg = bg
-	s.log.Info("Background saving started")
+	if onDone == nil {
+		s.log.Info("Background saving started")
+	}
 	go s.bgsaveLoop(bg, f, tmp, path)
 	return nil
 }
@@ -452,7 +479,7 @@ func (s *Server) bgsaveLoop(bg *bgsave, f *os.File, tmp, path string) {
 	var err error
 	for {
 		s.mu.Lock()
-		done := s.bgStep(bg, sliceKeys)
+		done := s.bgStep(bg, s.persist().sliceKeys)
 		var tail error
 		if done {
 			tail = bg.w.End()
@@ -490,6 +517,12 @@ func (s *Server) bgsaveLoop(bg *bgsave, f *os.File, tmp, path string) {
 	s.mu.Lock()
 	st := s.persist()
 	st.bg = nil
+	if bg.onDone != nil {
+		bg.onDone(err)
+		s.mu.Unlock()
+		close(bg.finished)
+		return
+	}
 	st.lastBgsaveSec = int64(time.Since(bg.start).Seconds())
 	st.lastBgsaveOK = err == nil
 	if err == nil {
@@ -510,6 +543,13 @@ func (s *Server) bgsaveLoop(bg *bgsave, f *os.File, tmp, path string) {
 func (s *Server) saveCron(now time.Time) {
 	st := s.persist()
 	if st.bg != nil || st.loading {
+		return
+	}
+	if st.scheduled {
+		st.scheduled = false
+		if err := s.startBgsave(); err != nil {
+			s.log.Warn("scheduled background save failed to start", "err", err)
+		}
 		return
 	}
 	last := s.adminState().lastSave
@@ -568,6 +608,10 @@ func (s *Server) debugReloadRDB(c *Client, save, flush, merge bool) error {
 func (s *Server) LoadData() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.cfg.AppendOnly {
+		// As redis-server: with appendonly the AOF is the dataset.
+		return s.aofLoadAtStart()
+	}
 	path := s.rdbPath()
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil

@@ -177,6 +177,9 @@ func TestBgsaveConsistentSnapshot(t *testing.T) {
 	s, rc := testServer(t, debugOn)
 	ctx := context.Background()
 	const n = 20000
+	s.mu.Lock()
+	s.persist().sliceKeys = 32 // many lock releases: writers interleave with the walk
+	s.mu.Unlock()
 	p := rc.Pipeline()
 	for i := range n {
 		p.Set(ctx, fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i), 0)
@@ -185,18 +188,9 @@ func TestBgsaveConsistentSnapshot(t *testing.T) {
 		}
 	}
 	p.Exec(ctx)
-	s.mu.Lock()
-	wantD := s.datasetDigest()
-	want := wantD.hex()
-	if err := s.startBgsave(); err != nil {
-		s.mu.Unlock()
-		t.Fatal(err)
-	}
-	bg := s.persist().bg
-	s.mu.Unlock()
-
 	var wg sync.WaitGroup
-	stop := make(chan struct{})
+	stop, started := make(chan struct{}), make(chan struct{})
+	var once sync.Once
 	for w := range 4 {
 		wg.Add(1)
 		go func() {
@@ -221,16 +215,32 @@ func TestBgsaveConsistentSnapshot(t *testing.T) {
 				case 4:
 					c.Append(ctx, fmt.Sprintf("k%d", j), "+")
 				}
+				if i == 20 {
+					once.Do(func() { close(started) })
+				}
 			}
 		}()
 	}
+	var stopOnce sync.Once
+	stopWriters := func() { stopOnce.Do(func() { close(stop); wg.Wait() }) }
+	defer stopWriters()
+	<-started // the snapshot starts while the writers run
+	s.mu.Lock()
+	wantD := s.datasetDigest()
+	want := wantD.hex()
+	if err := s.startBgsave(); err != nil {
+		s.mu.Unlock()
+		t.Fatal(err)
+	}
+	bg := s.persist().bg
+	s.mu.Unlock()
+
 	select {
 	case <-bg.finished:
 	case <-time.After(60 * time.Second):
 		t.Fatal("BGSAVE did not finish")
 	}
-	close(stop)
-	wg.Wait()
+	stopWriters()
 	s.mu.Lock()
 	early := bg.early
 	s.mu.Unlock()
