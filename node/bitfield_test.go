@@ -145,3 +145,17 @@ func TestBitfieldOverflowModel(t *testing.T) {
 		}
 	}
 }
+
+// TestBitfieldRESP3 checks that a FAIL overflow is RESP3's null inside
+// the array, and the other replies' shapes.
+func TestBitfieldRESP3(t *testing.T) {
+	s, _ := testServer(t, nil)
+	rc3 := resp3Client(t, s)
+	runSteps(t, rc3, []step{
+		{cmd("bitfield", "k", "overflow", "fail", "incrby", "u2", "0", "5", "get", "u2", "0"), []any{nil, int64(0)}},
+		{cmd("bitfield_ro", "k", "get", "i8", "0"), []any{int64(0)}},
+		{cmd("bitcount", "k"), int64(0)},
+		{cmd("pfadd", "h", "a"), int64(1)},
+		{cmd("pfdebug", "encoding", "h"), "sparse"},
+	})
+}
