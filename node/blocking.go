@@ -236,6 +236,11 @@ func (s *Server) unblock(bc *blockedClient) {
 // execute calls it after every command, so that a transaction or a
 // script wakes clients only once it has finished.
 func (s *Server) serveReadyKeys() {
+	if s.scriptYielding() {
+		// A busy script lets other clients in (scripting.go): the keys
+		// it made ready are served once it is over, as in Redis.
+		return
+	}
 	st := s.blockingState()
 	for len(st.ready) > 0 {
 		batch := st.ready

@@ -104,7 +104,7 @@ func (s *Server) debugState() *debugState {
 // Accessors for the subsystems that obey DEBUG's switches.
 func (s *Server) quicklistPackedThreshold() int64 { return s.debugState().quicklistPackedThreshold }
 func (s *Server) skipChecksumValidation() bool    { return s.debugState().skipChecksumValidation }
-func (s *Server) cronPaused() bool                { return s.debugState().pauseCron }
+func (s *Server) cronPaused() bool                { return s.debugState().pauseCron || s.scriptYielding() }
 func (s *Server) dictResizingDisabled() bool      { return s.debugState().dictResizingDisabled }
 func (s *Server) scriptsDenyDisabled() bool       { return s.debugState().disableDenyScripts }
 

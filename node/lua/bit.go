@@ -71,7 +71,7 @@ func openBit(st *State, g *glua.LTable) {
 // bitArg converts argument i as LuaBitOp's barg: rounded to an integer
 // and taken modulo 2^32.
 func bitArg(L *glua.LState, i int) uint32 {
-	f := float64(L.CheckNumber(i))
+	f := checkNumber(L, i)
 	return toBit(f)
 }
 

@@ -148,7 +148,7 @@ func jsonArgInit(L *glua.LState, n int) {
 
 func jsonIntOption(L *glua.LState, i int, setting *int, lo, hi int) int {
 	if v := L.Get(i); v != glua.LNil {
-		n := int(cInteger(float64(L.CheckNumber(i))))
+		n := int(cInteger(checkNumber(L, i)))
 		if n < lo || n > hi {
 			L.ArgError(1, fmt.Sprintf("expected integer between %d and %d", lo, hi))
 		}
@@ -208,7 +208,7 @@ func typeName(v glua.LValue) string {
 }
 
 func (st *State) jsonError(L *glua.LState, v glua.LValue, reason string) {
-	L.RaiseError("Cannot serialise %s: %s", typeName(v), reason)
+	raisef(L, "Cannot serialise %s: %s", typeName(v), reason)
 }
 
 func (st *State) jsonAppendNumber(L *glua.LState, cfg *cjsonConfig, b *strings.Builder, v glua.LValue, n float64) {
@@ -233,7 +233,7 @@ func (st *State) jsonAppendNumber(L *glua.LState, cfg *cjsonConfig, b *strings.B
 
 func (st *State) jsonAppend(L *glua.LState, cfg *cjsonConfig, b *strings.Builder, v glua.LValue, depth int) {
 	if b.Len() > maxStringSize {
-		L.RaiseError("not enough memory")
+		raisef(L, "not enough memory")
 	}
 	switch v := v.(type) {
 	case glua.LString:
@@ -251,7 +251,7 @@ func (st *State) jsonAppend(L *glua.LState, cfg *cjsonConfig, b *strings.Builder
 	case *glua.LTable:
 		depth++
 		if depth > cfg.encodeMaxDepth {
-			L.RaiseError("Cannot serialise, excessive nesting (%d)", depth)
+			raisef(L, "Cannot serialise, excessive nesting (%d)", depth)
 		}
 		t := st.underlying(v)
 		n := st.jsonArrayLength(L, cfg, t, v)
@@ -306,7 +306,7 @@ func (st *State) jsonAppend(L *glua.LState, cfg *cjsonConfig, b *strings.Builder
 func (st *State) jsonArrayLength(L *glua.LState, cfg *cjsonConfig, t *glua.LTable, orig glua.LValue) int {
 	max, items := 0, 0
 	array := true
-	t.ForEach(func(k, _ glua.LValue) {
+	forEach(t, func(k, _ glua.LValue) {
 		if !array {
 			return
 		}
@@ -374,7 +374,7 @@ var jsonTokenNames = []string{"T_OBJ_BEGIN", "T_OBJ_END", "T_ARR_BEGIN", "T_ARR_
 
 func (st *State) jsonDecode(L *glua.LState, cfg *cjsonConfig, s string) glua.LValue {
 	if len(s) >= 2 && (s[0] == 0 || s[1] == 0) {
-		L.RaiseError("JSON parser does not support UTF-16 or UTF-32")
+		raisef(L, "JSON parser does not support UTF-16 or UTF-32")
 	}
 	p := &jsonParser{st: st, L: L, cfg: cfg, s: s}
 	tok := p.next()
@@ -398,7 +398,7 @@ func (p *jsonParser) fail(expected string, tok *jsonTok) {
 	if tok.kind != tError {
 		found = jsonTokenNames[tok.kind]
 	}
-	p.L.RaiseError("Expected %s but found %s at character %d", expected, found, tok.index+1)
+	raisef(p.L, "Expected %s but found %s at character %d", expected, found, tok.index+1)
 }
 
 func (p *jsonParser) next() jsonTok {
@@ -606,7 +606,7 @@ func (p *jsonParser) unicodeEscape(b *strings.Builder) bool {
 func (p *jsonParser) descend() {
 	p.depth++
 	if p.depth > p.cfg.decodeMaxDepth {
-		p.L.RaiseError("Found too many nested data structures (%d) at character %d", p.depth, p.pos)
+		raisef(p.L, "Found too many nested data structures (%d) at character %d", p.depth, p.pos)
 	}
 }
 

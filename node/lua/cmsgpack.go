@@ -25,16 +25,16 @@ func openCMsgpack(st *State, g *glua.LTable) {
 	t.RawSetString("unpack_one", L.NewFunction(func(L *glua.LState) int {
 		offset := int64(0)
 		if L.GetTop() >= 2 && L.Get(2) != glua.LNil {
-			offset = cInteger(float64(L.CheckNumber(2)))
+			offset = cInteger(checkNumber(L, 2))
 		}
 		L.SetTop(1)
 		return st.mpUnpack(L, 1, offset)
 	}))
 	t.RawSetString("unpack_limit", L.NewFunction(func(L *glua.LState) int {
-		limit := cInteger(float64(L.CheckNumber(2)))
+		limit := cInteger(checkNumber(L, 2))
 		offset := int64(0)
 		if L.GetTop() >= 3 && L.Get(3) != glua.LNil {
-			offset = cInteger(float64(L.CheckNumber(3)))
+			offset = cInteger(checkNumber(L, 3))
 		}
 		L.SetTop(1)
 		return st.mpUnpack(L, limit, offset)
@@ -61,7 +61,7 @@ func (st *State) mpPack(L *glua.LState) int {
 
 func (st *State) mpEncode(L *glua.LState, b []byte, v glua.LValue, level int) []byte {
 	if len(b) > maxStringSize {
-		L.RaiseError("not enough memory")
+		raisef(L, "not enough memory")
 	}
 	switch v := v.(type) {
 	case glua.LString:
@@ -95,9 +95,9 @@ func (st *State) mpEncode(L *glua.LState, b []byte, v glua.LValue, level int) []
 			return b
 		}
 		n := 0
-		t.ForEach(func(_, _ glua.LValue) { n++ })
+		forEach(t, func(_, _ glua.LValue) { n++ })
 		b = mpHeader(b, n, 0x80, 0xde, 0xdf)
-		t.ForEach(func(k, val glua.LValue) {
+		forEach(t, func(k, val glua.LValue) {
 			b = st.mpEncode(L, b, k, level+1)
 			b = st.mpEncode(L, b, val, level+1)
 		})
@@ -111,7 +111,7 @@ func (st *State) mpEncode(L *glua.LState, b []byte, v glua.LValue, level int) []
 func mpIsArray(t *glua.LTable) (int, bool) {
 	count, max := 0, 0
 	ok := true
-	t.ForEach(func(k, _ glua.LValue) {
+	forEach(t, func(k, _ glua.LValue) {
 		if !ok {
 			return
 		}
@@ -186,7 +186,13 @@ type mpCursor struct {
 	p     []byte
 	err   int // 0, mpEOF, mpBadFmt
 	depth int
+	pad   int // nil slots gopher-lua's arrays grew by for sparse keys
 }
+
+// msgpackMaxPadding bounds the nil slots an unpack may make gopher-lua
+// allocate: a table's array part grows up to an integer key, so a map
+// with the key 60000000 would cost a gigabyte for a few bytes of input.
+const msgpackMaxPadding = 1 << 22
 
 const (
 	mpEOF = iota + 1
@@ -205,10 +211,10 @@ func (st *State) mpUnpack(L *glua.LState, limit, offset int64) int {
 	s := L.CheckString(1)
 	decodeAll := limit == 0 && offset == 0
 	if offset < 0 || limit < 0 {
-		L.RaiseError("Invalid request to unpack with offset of %d and limit of %d.", int32(offset), int32(len(s)))
+		raisef(L, "Invalid request to unpack with offset of %d and limit of %d.", int32(offset), int32(len(s)))
 	}
 	if offset > int64(len(s)) {
-		L.RaiseError("Start offset %d greater than input length %d.", int32(offset), int32(len(s)))
+		raisef(L, "Start offset %d greater than input length %d.", int32(offset), int32(len(s)))
 	}
 	if decodeAll {
 		limit = math.MaxInt32
@@ -219,12 +225,12 @@ func (st *State) mpUnpack(L *glua.LState, limit, offset int64) int {
 		v := st.mpDecode(L, c)
 		switch c.err {
 		case mpEOF:
-			L.RaiseError("Missing bytes in input.")
+			raisef(L, "Missing bytes in input.")
 		case mpBadFmt:
-			L.RaiseError("Bad data format in input.")
+			raisef(L, "Bad data format in input.")
 		}
 		if len(vals) >= 8000 {
-			L.RaiseError("too many return values at once; use unpack_one or unpack_limit instead.")
+			raisef(L, "too many return values at once; use unpack_one or unpack_limit instead.")
 		}
 		vals = append(vals, v)
 	}
@@ -393,6 +399,7 @@ func (st *State) mpAggregate(L *glua.LState, c *mpCursor, n int, isMap bool) glu
 		return glua.LNil
 	}
 	t := L.NewTable()
+	maxKey := 0
 	for i := 1; i <= n; i++ {
 		if isMap {
 			k := st.mpDecode(L, c)
@@ -402,6 +409,19 @@ func (st *State) mpAggregate(L *glua.LState, c *mpCursor, n int, isMap bool) glu
 			v := st.mpDecode(L, c)
 			if c.err != 0 {
 				return t
+			}
+			if num, ok := k.(glua.LNumber); ok {
+				f := float64(num)
+				if f >= 1 && f < float64(glua.MaxArrayIndex) && math.Floor(f) == f {
+					if int(f) > maxKey+1 {
+						c.pad += int(f) - maxKey - 1
+						if c.pad > msgpackMaxPadding {
+							c.err = mpBadFmt
+							return t
+						}
+					}
+					maxKey = max(maxKey, int(f))
+				}
 			}
 			if k != glua.LNil {
 				t.RawSet(k, v)

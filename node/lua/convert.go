@@ -91,9 +91,9 @@ func (st *State) writeReply(w ReplyWriter, v glua.LValue, scriptResp int, depth 
 		if m, ok := v.RawGetString("map").(*glua.LTable); ok {
 			m = st.underlying(m)
 			n := 0
-			m.ForEach(func(_, _ glua.LValue) { n++ })
+			forEach(m, func(_, _ glua.LValue) { n++ })
 			w.MapLen(n)
-			m.ForEach(func(k, val glua.LValue) {
+			forEach(m, func(k, val glua.LValue) {
 				st.writeReply(w, k, scriptResp, depth+1)
 				st.writeReply(w, val, scriptResp, depth+1)
 			})
@@ -102,9 +102,9 @@ func (st *State) writeReply(w ReplyWriter, v glua.LValue, scriptResp int, depth 
 		if s, ok := v.RawGetString("set").(*glua.LTable); ok {
 			s = st.underlying(s)
 			n := 0
-			s.ForEach(func(_, _ glua.LValue) { n++ })
+			forEach(s, func(_, _ glua.LValue) { n++ })
 			w.SetLen(n)
-			s.ForEach(func(k, _ glua.LValue) {
+			forEach(s, func(k, _ glua.LValue) {
 				st.writeReply(w, k, scriptResp, depth+1)
 			})
 			return

@@ -230,6 +230,8 @@ func (st *State) rewriteMessage(L *glua.LState, msg string) string {
 		if a, b, ok := strings.Cut(rest, " with "); ok && a == b {
 			out = "attempt to compare two " + a + " values"
 		}
+	case strings.HasPrefix(body, "bad argument #"):
+		out = quoteArgFunc(body)
 	case body == "for statement init must be a number":
 		out = "'for' initial value must be a number"
 	case body == "for statement limit must be a number":
@@ -241,6 +243,22 @@ func (st *State) rewriteMessage(L *glua.LState, msg string) string {
 		return msg
 	}
 	return prefix + out
+}
+
+// quoteArgFunc quotes the function name of gopher-lua's "bad argument
+// #1 to name (...)" as luaL_argerror does: "to 'name'".
+func quoteArgFunc(body string) string {
+	rest := strings.TrimPrefix(body, "bad argument #")
+	i := strings.Index(rest, " to ")
+	if i < 0 {
+		return ""
+	}
+	name := rest[i+4:]
+	j := strings.Index(name, " (")
+	if j < 0 || strings.HasPrefix(name, "'") {
+		return ""
+	}
+	return "bad argument #" + rest[:i] + " to '" + name[:j] + "'" + name[j:]
 }
 
 // splitPosition splits "chunk:12: message" into its prefix and message.

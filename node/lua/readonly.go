@@ -34,9 +34,11 @@ func (st *State) protect(real *glua.LTable) *glua.LTable {
 	// Lock what the table holds: library tables inside library tables,
 	// and the table's own metatable, as Redis's
 	// luaSetTableProtectionRecursively does.
-	real.ForEach(func(k, v glua.LValue) {
-		if t, ok := v.(*glua.LTable); ok && t != real {
+	forEach(real, func(k, v glua.LValue) {
+		if t, ok := v.(*glua.LTable); ok {
 			if _, isProxy := st.realOf[t]; !isProxy {
+				// A table that refers to itself (string.__index) gets
+				// its own proxy too.
 				real.RawSet(k, st.protect(t))
 			}
 		}
@@ -123,7 +125,7 @@ func (st *State) installProxyAwareBuiltins(g *glua.LTable) {
 			refuseReadonly(L)
 		}
 		if cur, ok := t.Metatable.(*glua.LTable); ok && cur.RawGetString("__metatable") != glua.LNil {
-			L.RaiseError("cannot change a protected metatable")
+			raisef(L, "cannot change a protected metatable")
 		}
 		t.Metatable = mt
 		L.SetTop(1)
@@ -207,7 +209,7 @@ func (st *State) installProxyAwareBuiltins(g *glua.LTable) {
 		n := end - start + 1
 		// Lua 5.1's C stack holds at most LUAI_MAXCSTACK (8000) slots.
 		if n <= 0 || n >= 8000 {
-			L.RaiseError("too many results to unpack")
+			raisef(L, "too many results to unpack")
 		}
 		for i := start; i <= end; i++ {
 			L.Push(t.RawGetInt(i))

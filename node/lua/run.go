@@ -276,7 +276,7 @@ func (st *State) registerFunction(L *glua.LState) int {
 		}
 		t = st.underlying(t)
 		var failure string
-		t.ForEach(func(k, v glua.LValue) {
+		forEach(t, func(k, v glua.LValue) {
 			if failure != "" {
 				return
 			}
@@ -360,7 +360,7 @@ func (st *State) registerFunction(L *glua.LState) int {
 
 func hasKey(t *glua.LTable, key string) bool {
 	found := false
-	t.ForEach(func(k, _ glua.LValue) {
+	forEach(t, func(k, _ glua.LValue) {
 		if s, ok := k.(glua.LString); ok && strings.EqualFold(string(s), key) {
 			found = true
 		}

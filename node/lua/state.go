@@ -10,12 +10,22 @@ package lua
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	glua "github.com/yuin/gopher-lua"
 )
+
+func init() {
+	// gopher-lua keeps integer keys up to MaxArrayIndex in a table's
+	// array part and fills the gap below a new key with nils, so
+	// t[60000000] = 1 would allocate a gigabyte. Lua 5.1 would use its
+	// hash part; a lower bound keeps a single assignment to at most
+	// 256 MB while arrays of 16M elements keep working.
+	glua.MaxArrayIndex = 1 << 24
+}
 
 // Kind selects the environment a State builds: Redis keeps one
 // interpreter for EVAL and another for function libraries, with
@@ -259,6 +269,20 @@ func (st *State) installBaseOverrides(g *glua.LTable) {
 		L.Insert(glua.LTrue, 1)
 		return L.GetTop()
 	}))
+	// error(nil) is allowed: the error object is nil.
+	g.RawSetString("error", L.NewFunction(func(L *glua.LState) int {
+		obj := L.Get(1)
+		level := L.OptInt(2, 1)
+		if s, ok := obj.(glua.LString); ok && level > 0 {
+			if dbg, ok := L.GetStack(level); ok {
+				if _, err := L.GetInfo("Sl", dbg, glua.LNil); err == nil && dbg.What != "G" && dbg.CurrentLine > 0 {
+					obj = glua.LString(fmt.Sprintf("%s:%d: %s", dbg.Source, dbg.CurrentLine, s))
+				}
+			}
+		}
+		L.Error(obj, 0)
+		return 0
+	}))
 	collect := func(L *glua.LState) int {
 		opt := L.OptString(1, "collect")
 		switch opt {
@@ -409,13 +433,13 @@ func firstLine(s string) string {
 // result, so a script cannot ask for terabytes.
 func strRep(L *glua.LState) int {
 	s := L.CheckString(1)
-	n := int64(cInt(float64(L.CheckNumber(2))))
+	n := int64(cInt(checkNumber(L, 2)))
 	if n <= 0 || s == "" {
 		L.Push(glua.LString(""))
 		return 1
 	}
 	if int64(len(s))*n > maxStringSize {
-		L.RaiseError("not enough memory")
+		raisef(L, "not enough memory")
 	}
 	L.Push(glua.LString(strings.Repeat(s, int(n))))
 	return 1
@@ -475,7 +499,7 @@ func (st *State) installCoroutines(co *glua.LTable) {
 			if err != nil {
 				obj := errorObject(err)
 				if s, ok := obj.(glua.LString); ok {
-					L.RaiseError("%s", string(s))
+					raisef(L, "%s", string(s))
 				}
 				L.Error(obj, 0)
 			}
@@ -871,36 +895,36 @@ func (st *State) redisLog(L *glua.LState) int {
 
 func (st *State) mathRandom(L *glua.LState) int {
 	if st.run == nil {
-		L.RaiseError("math.random can only be called inside a script invocation")
+		raisef(L, "math.random can only be called inside a script invocation")
 	}
 	r := float64(st.opts.Rand.Next()%rand48Max) / float64(rand48Max)
 	switch L.GetTop() {
 	case 0:
 		L.Push(glua.LNumber(r))
 	case 1:
-		u := cInt(float64(L.CheckNumber(1)))
+		u := cInt(checkNumber(L, 1))
 		if u < 1 {
 			L.ArgError(1, "interval is empty")
 		}
 		L.Push(glua.LNumber(floor(r*float64(u)) + 1))
 	case 2:
-		l := cInt(float64(L.CheckNumber(1)))
-		u := cInt(float64(L.CheckNumber(2)))
+		l := cInt(checkNumber(L, 1))
+		u := cInt(checkNumber(L, 2))
 		if l > u {
 			L.ArgError(2, "interval is empty")
 		}
 		L.Push(glua.LNumber(floor(r*float64(int64(u)-int64(l)+1)) + float64(l)))
 	default:
-		L.RaiseError("wrong number of arguments")
+		raisef(L, "wrong number of arguments")
 	}
 	return 1
 }
 
 func (st *State) mathRandomSeed(L *glua.LState) int {
 	if st.run == nil {
-		L.RaiseError("math.randomseed can only be called inside a script invocation")
+		raisef(L, "math.randomseed can only be called inside a script invocation")
 	}
-	st.opts.Rand.Seed(cInt(float64(L.CheckNumber(1))))
+	st.opts.Rand.Seed(cInt(checkNumber(L, 1)))
 	return 0
 }
 

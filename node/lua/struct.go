@@ -56,7 +56,7 @@ func (f *structFmt) num(def int) int {
 	for f.pos < len(f.s) && isDigit(f.s[f.pos]) {
 		d := int(f.s[f.pos] - '0')
 		if a > math.MaxInt32/10 || a*10 > math.MaxInt32-d {
-			f.L.RaiseError("integral size overflow")
+			raisef(f.L, "integral size overflow")
 		}
 		a = a*10 + d
 		f.pos++
@@ -81,7 +81,7 @@ func (f *structFmt) optSize(opt byte) int {
 	case 'i', 'I':
 		sz := f.num(4)
 		if sz > structMaxIntSize {
-			f.L.RaiseError("integral size %d is larger than limit of %d", sz, structMaxIntSize)
+			raisef(f.L, "integral size %d is larger than limit of %d", sz, structMaxIntSize)
 		}
 		return sz
 	}
@@ -108,7 +108,7 @@ func (f *structFmt) control(opt byte, h *structHeader) {
 	case '!':
 		a := f.num(structMaxAlign)
 		if a <= 0 || a&(a-1) != 0 {
-			f.L.RaiseError("alignment %d is not a power of 2", a)
+			raisef(f.L, "alignment %d is not a power of 2", a)
 		}
 		h.align = a
 	default:
@@ -132,7 +132,7 @@ func structPack(L *glua.LState) int {
 		}
 		switch opt {
 		case 'b', 'B', 'h', 'H', 'l', 'L', 'T', 'i', 'I':
-			n := float64(L.CheckNumber(arg))
+			n := checkNumber(L, arg)
 			arg++
 			var v uint64
 			if n < 0 {
@@ -158,7 +158,7 @@ func structPack(L *glua.LState) int {
 		case 'x':
 			b = append(b, 0)
 		case 'f':
-			bits := math.Float32bits(float32(float64(L.CheckNumber(arg))))
+			bits := math.Float32bits(float32(checkNumber(L, arg)))
 			arg++
 			if h.little {
 				b = binary.LittleEndian.AppendUint32(b, bits)
@@ -166,7 +166,7 @@ func structPack(L *glua.LState) int {
 				b = binary.BigEndian.AppendUint32(b, bits)
 			}
 		case 'd':
-			bits := math.Float64bits(float64(L.CheckNumber(arg)))
+			bits := math.Float64bits(checkNumber(L, arg))
 			arg++
 			if h.little {
 				b = binary.LittleEndian.AppendUint64(b, bits)
@@ -192,7 +192,7 @@ func structPack(L *glua.LState) int {
 		}
 		total += size
 		if len(b) > maxStringSize {
-			L.RaiseError("not enough memory")
+			raisef(L, "not enough memory")
 		}
 	}
 	L.Push(glua.LString(b))
@@ -204,7 +204,7 @@ func structUnpack(L *glua.LState) int {
 	data := L.CheckString(2)
 	pos := 1
 	if L.GetTop() >= 3 && L.Get(3) != glua.LNil {
-		pos = int(cInteger(float64(L.CheckNumber(3))))
+		pos = int(cInteger(checkNumber(L, 3)))
 	}
 	if pos <= 0 {
 		L.ArgError(3, "offset must be 1 or greater")
@@ -269,7 +269,7 @@ func structUnpack(L *glua.LState) int {
 					prev = out[len(out)-1]
 				}
 				if len(out) == 0 || !isNumber(prev) {
-					L.RaiseError("format 'c0' needs a previous size")
+					raisef(L, "format 'c0' needs a previous size")
 				}
 				size = int(toNumber(prev))
 				out = out[:len(out)-1]
@@ -281,7 +281,7 @@ func structUnpack(L *glua.LState) int {
 		case 's':
 			e := strings.IndexByte(data[pos:], 0)
 			if e < 0 {
-				L.RaiseError("unfinished string in data")
+				raisef(L, "unfinished string in data")
 			}
 			size = e + 1
 			out = append(out, glua.LString(data[pos:pos+e]))

@@ -4,9 +4,12 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
+
+	glua "github.com/yuin/gopher-lua"
 )
 
 // SHA1Hex is the lower-case hex SHA1 Redis names scripts by.
@@ -206,4 +209,47 @@ func isHex(c byte) bool {
 func isRangeErr(err error) bool {
 	var nerr *strconv.NumError
 	return errors.As(err, &nerr) && nerr.Err == strconv.ErrRange
+}
+
+// raisef raises a string error as luaL_error does: prefixed with the
+// position of the calling function when that is Lua code (a builtin
+// called straight from pcall has no position).
+func raisef(L *glua.LState, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if dbg, ok := L.GetStack(1); ok {
+		if _, err := L.GetInfo("Sl", dbg, glua.LNil); err == nil && dbg.What != "G" && dbg.CurrentLine > 0 {
+			msg = fmt.Sprintf("%s:%d: %s", dbg.Source, dbg.CurrentLine, msg)
+		}
+	}
+	L.Error(glua.LString(msg), 0)
+}
+
+// checkNumber is luaL_checknumber: a number or a numeric string, with
+// Lua's "got no value" for a missing argument.
+func checkNumber(L *glua.LState, i int) float64 {
+	v := L.Get(i)
+	switch v := v.(type) {
+	case glua.LNumber:
+		return float64(v)
+	case glua.LString:
+		if f, err := parseLuaNumber(string(v)); err == nil {
+			return f
+		}
+	}
+	got := typeName(v)
+	if i > L.GetTop() {
+		got = "no value"
+	}
+	L.ArgError(i, "number expected, got "+got)
+	return 0
+}
+
+// forEach visits a table's entries in lua_next order (gopher-lua's own
+// ForEach walks Go maps, whose order changes from one walk to the next).
+func forEach(t *glua.LTable, cb func(k, v glua.LValue)) {
+	k, v := t.Next(glua.LNil)
+	for k != glua.LNil {
+		cb(k, v)
+		k, v = t.Next(k)
+	}
 }
