@@ -1,7 +1,6 @@
 package node
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -862,75 +861,4 @@ func hashMemory(o *keyspace.Object, samples int64) int64 {
 		size += int64(float64(ele) / float64(sampled) * float64(d.Len()))
 	}
 	return size
-}
-
-// errDupHashField and errOddHashListpack are the reasons a loaded hash
-// listpack is refused besides a corrupt layout.
-var (
-	errDupHashField    = errors.New("hash listpack holds a field twice")
-	errOddHashListpack = errors.New("hash listpack holds an odd number of entries")
-	errEmptyHash       = errors.New("empty hash")
-)
-
-// hashFromListpack builds a hash from a listpack read from an RDB file or
-// a DUMP payload (RDB_TYPE_HASH_LISTPACK), for persistence; b is kept.
-// Untrusted bytes are always validated in full (layout, pairs, no
-// duplicate field), whatever sanitize-dump-payload says: a bad listpack
-// must be refused, never crash the node later. Like Redis's loader, it
-// converts to a hash table when the hash exceeds the listpack thresholds.
-func (s *Server) hashFromListpack(b []byte) (keyspace.Object, error) {
-	n := 0
-	var fields map[string]struct{}
-	err := listpack.Validate(b, func(e listpack.Entry) error {
-		if n%2 == 0 {
-			if fields == nil {
-				fields = make(map[string]struct{})
-			}
-			f := e.String()
-			if _, dup := fields[f]; dup {
-				return fmt.Errorf("%w: %q", errDupHashField, f)
-			}
-			fields[f] = struct{}{}
-		}
-		n++
-		return nil
-	})
-	switch {
-	case err != nil:
-		return keyspace.Object{}, fmt.Errorf("load hash: %w", err)
-	case n%2 != 0:
-		return keyspace.Object{}, fmt.Errorf("load hash: %w", errOddHashListpack)
-	case n == 0:
-		return keyspace.Object{}, fmt.Errorf("load hash: %w", errEmptyHash)
-	}
-	o := keyspace.Object{Type: keyspace.TypeHash, Enc: keyspace.EncListpack, Str: b}
-	if int64(n/2) > s.cfg.HashMaxListpackEntries {
-		hashConvert(&o)
-		return o, nil
-	}
-	hashEach(&o, func(f, v hashElem) bool {
-		if int64(f.len()) > s.cfg.HashMaxListpackValue || int64(v.len()) > s.cfg.HashMaxListpackValue {
-			hashConvert(&o)
-			return false
-		}
-		return true
-	})
-	return o, nil
-}
-
-// hashFromPairs builds a hash from loaded field/value pairs (the RDB's
-// plain hash type), for persistence; a repeated field is refused.
-func (s *Server) hashFromPairs(pairs [][]byte) (keyspace.Object, error) {
-	if len(pairs) == 0 || len(pairs)%2 != 0 {
-		return keyspace.Object{}, fmt.Errorf("load hash: %w", errOddHashListpack)
-	}
-	o := newHashObject()
-	for i := 0; i < len(pairs); i += 2 {
-		if hashExists(&o, pairs[i]) {
-			return keyspace.Object{}, fmt.Errorf("load hash: %w: %q", errDupHashField, pairs[i])
-		}
-		s.hashTryConversion(&o, pairs[i:i+2])
-		s.hashSet(&o, pairs[i], pairs[i+1])
-	}
-	return o, nil
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/keyfleet/keyfleet/node/ds/listpack"
+	"github.com/keyfleet/keyfleet/node/keyspace"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -423,63 +424,21 @@ func TestHashCopyAndRESP3(t *testing.T) {
 	}
 }
 
-func TestHashFromListpack(t *testing.T) {
-	s := New(DefaultConfig(), nil)
-	build := func(vals ...string) []byte {
-		lp := listpack.New()
-		for _, v := range vals {
-			lp.Append([]byte(v))
-		}
-		return lp
-	}
-	o, err := s.hashFromListpack(build("a", "1", "b", "two"))
-	if err != nil || o.Enc.String() != "listpack" || hashLen(&o) != 2 {
-		t.Fatalf("good listpack: %v, %v", o.Enc, err)
-	}
-	if v, ok := hashGet(&o, []byte("b")); !ok || v.String() != "two" {
-		t.Fatalf("HGET b = %v, %v", v, ok)
-	}
-	for name, b := range map[string][]byte{
-		"duplicate field": build("a", "1", "a", "2"),
-		"int duplicate":   build("7", "1", "7", "2"),
-		"odd entries":     build("a", "1", "b"),
-		"empty":           build(),
-		"corrupt":         append(build("a", "1")[:8], 0xFF),
-	} {
-		if _, err := s.hashFromListpack(b); err == nil {
-			t.Errorf("%s: accepted", name)
-		}
-	}
-	s.cfg.HashMaxListpackEntries = 1
-	if o, err := s.hashFromListpack(build("a", "1", "b", "2")); err != nil || o.Enc.String() != "hashtable" {
-		t.Fatalf("over the entries limit: %v, %v", o.Enc, err)
-	}
-	s.cfg.HashMaxListpackEntries, s.cfg.HashMaxListpackValue = 128, 3
-	if o, err := s.hashFromListpack(build("a", "1234")); err != nil || o.Enc.String() != "hashtable" || hashLen(&o) != 1 {
-		t.Fatalf("over the value limit: %v, %v", o.Enc, err)
-	}
-	if o, err := s.hashFromPairs([][]byte{[]byte("f"), []byte("v"), []byte("g"), []byte("longer")}); err != nil || hashLen(&o) != 2 || o.Enc.String() != "hashtable" {
-		t.Fatalf("hashFromPairs: %v, %v", o.Enc, err)
-	}
-	if _, err := s.hashFromPairs([][]byte{[]byte("f"), []byte("v"), []byte("f"), []byte("w")}); err == nil {
-		t.Fatal("hashFromPairs accepted a repeated field")
-	}
-}
-
-// FuzzHashFromListpack: loading arbitrary bytes as a hash never panics,
-// and what loads answers the hash commands' reads.
-func FuzzHashFromListpack(f *testing.F) {
+// FuzzHashListpack: any listpack the RDB loader accepts for a hash
+// (valid layout, an even number of entries) is safe for the hash
+// operations, duplicates included.
+func FuzzHashListpack(f *testing.F) {
 	lp := listpack.New()
 	for _, v := range []string{"f", "1", "g", "-70000", "h", strings.Repeat("x", 70)} {
 		lp.Append([]byte(v))
 	}
 	f.Add([]byte(lp))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s := New(DefaultConfig(), nil)
-		o, err := s.hashFromListpack(append([]byte(nil), b...))
-		if err != nil {
+		if listpack.Validate(b, nil) != nil || listpack.Listpack(b).Len()%2 != 0 {
 			return
 		}
+		s := New(DefaultConfig(), nil)
+		o := keyspace.Object{Type: keyspace.TypeHash, Enc: keyspace.EncListpack, Str: append([]byte(nil), b...)}
 		n := 0
 		hashEach(&o, func(f, v hashElem) bool {
 			if _, ok := hashGet(&o, f.bytes()); !ok {
@@ -488,10 +447,14 @@ func FuzzHashFromListpack(f *testing.F) {
 			n++
 			return true
 		})
-		if n != hashLen(&o) || n == 0 {
+		if n != hashLen(&o) {
 			t.Fatalf("%d pairs walked, length %d", n, hashLen(&o))
 		}
 		s.hashSet(&o, []byte("new"), []byte("v"))
 		hashDelete(&o, []byte("new"))
+		hashConvert(&o)
+		if hashLen(&o) > n {
+			t.Fatalf("conversion grew the hash from %d to %d", n, hashLen(&o))
+		}
 	})
 }

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keyfleet/keyfleet/node/ds/listpack"
-	"github.com/keyfleet/keyfleet/node/ds/quicklist"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -327,54 +325,5 @@ func TestListDupDigestMemory(t *testing.T) {
 	// redis-server 7.0.15 says 1128 (its LZF output differs a little).
 	if n, err := rc.MemoryUsage(ctx, "l").Result(); err != nil || n < 900 || n > 1400 {
 		t.Fatalf("MEMORY USAGE = %d, %v", n, err)
-	}
-}
-
-func TestListLoader(t *testing.T) {
-	s := New(DefaultConfig(), nil)
-	lp := listpack.New()
-	lp.Append([]byte("a"))
-	lp.AppendInt(7)
-	l := s.newListLoader()
-	if err := l.add(quicklistContainerPacked, lp); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.add(quicklistContainerPacked, listpack.New()); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.add(quicklistContainerPlain, []byte("plain element")); err != nil {
-		t.Fatal(err)
-	}
-	for name, bad := range map[string]struct {
-		container int
-		data      []byte
-	}{
-		"corrupt listpack": {quicklistContainerPacked, []byte{7, 0, 0, 0, 1, 0, 0xFF}},
-		"unknown kind":     {3, []byte("x")},
-	} {
-		if err := l.add(bad.container, bad.data); err == nil {
-			t.Errorf("%s: accepted", name)
-		}
-	}
-	o, ok := l.object()
-	if !ok {
-		t.Fatal("loaded list is empty")
-	}
-	var got []string
-	it := listOf(&o).Iterator(true)
-	var e quicklist.Entry
-	for it.Next(&e) {
-		got = append(got, e.String())
-	}
-	if strings.Join(got, ",") != "a,7,plain element" || listOf(&o).Nodes() != 2 {
-		t.Fatalf("loaded %v in %d nodes", got, listOf(&o).Nodes())
-	}
-	var kinds []bool
-	listNodes(&o, func(n quicklist.NodeInfo) bool { kinds = append(kinds, n.Plain); return true })
-	if len(kinds) != 2 || kinds[0] || !kinds[1] {
-		t.Fatalf("node kinds %v", kinds)
-	}
-	if _, ok := s.newListLoader().object(); ok {
-		t.Fatal("an empty loader made a key")
 	}
 }
