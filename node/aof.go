@@ -435,5 +435,6 @@ func (s *Server) debugLoadAOF() error {
 	for _, db := range s.dbs {
 		s.emptyDB(db, false)
 	}
+	s.flushFunctionLibraries()
 	return s.loadAOF()
 }

@@ -156,6 +156,12 @@ func (s *Server) writeHeader(w *rdb.Writer, aofBase bool) {
 	} else {
 		w.AuxInt("aof-base", 0)
 	}
+	// Function libraries follow the aux fields, one FUNCTION2 record
+	// each (rdbSaveFunctions).
+	for _, code := range s.functionLibraries() {
+		w.Byte(rdb.OpFunction2)
+		w.String(code)
+	}
 }
 
 // writeKey writes one key with its expiry and eviction metadata.
@@ -595,6 +601,7 @@ func (s *Server) debugReloadRDB(c *Client, save, flush, merge bool) error {
 		for _, db := range s.dbs {
 			s.emptyDB(db, false)
 		}
+		s.flushFunctionLibraries() // emptyData drops the functions too
 	}
 	if err := s.loadRDBFile(s.rdbPath(), merge); err != nil {
 		return err
@@ -729,7 +736,7 @@ func (s *Server) loadRDB(r *rdb.Reader, replace bool, size int64) error {
 		case rdb.OpModuleAux:
 			return r.Errorf("the RDB file contains AUX module data I can't load: no matching module")
 		case rdb.OpFunction, rdb.OpFunction2:
-			if err := s.loadFunctionLib(r, t); err != nil {
+			if err := s.loadFunctionLib(r, t, replace); err != nil {
 				return err
 			}
 			continue
@@ -784,9 +791,10 @@ func (s *Server) lruSecondsAgo(idle int64) uint32 {
 	return uint32(v)
 }
 
-// loadFunctionLib skips a function library: the scripting engine's
-// FUNCTION RESTORE is not wired to persistence yet.
-func (s *Server) loadFunctionLib(r *rdb.Reader, t byte) error {
+// loadFunctionLib creates a function library from a FUNCTION2 record;
+// replace lets it replace a library of the same name (DEBUG RELOAD
+// MERGE), otherwise a duplicate fails the load as in Redis.
+func (s *Server) loadFunctionLib(r *rdb.Reader, t byte, replace bool) error {
 	if t == rdb.OpFunction {
 		return r.Errorf("pre-release function format not supported")
 	}
@@ -794,6 +802,8 @@ func (s *Server) loadFunctionLib(r *rdb.Reader, t byte) error {
 	if err != nil {
 		return err
 	}
-	s.log.Warn("RDB function library not loaded (functions are not persisted by this node yet)", "bytes", len(code))
+	if err := s.loadFunctionLibrary(code, replace); err != nil {
+		return r.Errorf("failed loading library: %v", err)
+	}
 	return nil
 }

@@ -315,6 +315,10 @@ func TestRDBInteropWithRedis(t *testing.T) {
 	s, rc := testServer(t, debugOn)
 	populate(t, ref)
 	populate(t, rc)
+	lib := "#!lua name=interop\nredis.register_function('f42', function(keys, args) return 42 end)"
+	if err := ref.FunctionLoad(ctx, lib).Err(); err != nil {
+		t.Fatal(err)
+	}
 	want := digest(t, ref)
 	if got := digest(t, rc); got != want {
 		t.Fatalf("DEBUG DIGEST differs before any save: node %s, redis %s", got, want)
@@ -330,6 +334,9 @@ func TestRDBInteropWithRedis(t *testing.T) {
 	}
 	if got := digest(t, rc); got != want {
 		t.Fatalf("node loaded redis's dump.rdb: digest %s, want %s", got, want)
+	}
+	if v, err := rc.FCall(ctx, "f42", nil).Int(); err != nil || v != 42 {
+		t.Fatalf("redis's function library in the node: %v %v", v, err)
 	}
 	refEnc := encodings(t, ref)
 	if got := encodings(t, rc); fmt.Sprint(got) != fmt.Sprint(refEnc) {
@@ -353,6 +360,9 @@ func TestRDBInteropWithRedis(t *testing.T) {
 	}
 	if got := digest(t, ref); got != want {
 		t.Fatalf("redis loaded the node's file: digest %s, want %s", got, want)
+	}
+	if v, err := ref.FCall(ctx, "f42", nil).Int(); err != nil || v != 42 {
+		t.Fatalf("the node's function library in redis: %v %v", v, err)
 	}
 	if got := encodings(t, ref); fmt.Sprint(got) != fmt.Sprint(refEnc) {
 		t.Fatalf("redis's encodings after loading ours %v, want %v", got, refEnc)
@@ -488,5 +498,25 @@ func TestRDBChecksumNo(t *testing.T) {
 	}
 	if got := digest(t, rc); got != want {
 		t.Fatalf("digest %s, want %s", got, want)
+	}
+}
+
+func TestFunctionsSurviveReloadAndInterop(t *testing.T) {
+	ctx := context.Background()
+	_, rc := testServer(t, debugOn)
+	lib := "#!lua name=mylib\nredis.register_function('myfunc', function(keys, args) return 42 end)"
+	if err := rc.FunctionLoad(ctx, lib).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rc.Set(ctx, "k", "v", 0)
+	if err := rc.Do(ctx, "debug", "reload").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := rc.FCall(ctx, "myfunc", nil).Int(); err != nil || v != 42 {
+		t.Fatalf("function after reload: %v %v", v, err)
+	}
+	// MERGE without FLUSH replaces the library instead of failing.
+	if err := rc.Do(ctx, "debug", "reload", "noflush", "merge").Err(); err != nil {
+		t.Fatal(err)
 	}
 }
