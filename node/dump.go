@@ -1,9 +1,13 @@
 package node
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
+	"net"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/keyfleet/keyfleet/node/keyspace"
 	"github.com/keyfleet/keyfleet/node/rdb"
@@ -17,6 +21,9 @@ func init() {
 	register(map[string]handler{
 		"dump":    dumpCommand,
 		"restore": restoreCommand,
+		// Without cluster mode RESTORE-ASKING is RESTORE.
+		"restore-asking": restoreCommand,
+		"migrate":        migrateCommand,
 	})
 }
 
@@ -187,4 +194,157 @@ func restoreCommand(s *Server, c *Client, args [][]byte) {
 		s.propagate(c.db.id, args)
 	}
 	c.OK()
+}
+
+// MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE]
+// [AUTH password | AUTH2 username password] [KEYS key ...]: the keys go
+// to the target as RESTORE commands and, unless COPY, leave this node.
+// As in Redis the shard waits for the target (within timeout ms); unlike
+// Redis no connection is cached between calls.
+func migrateCommand(s *Server, c *Client, args [][]byte) {
+	var copyKeys, replace bool
+	var auth [][]byte
+	first, nkeys := 3, 1
+	for j := 6; j < len(args); j++ {
+		more := len(args) - j - 1
+		switch {
+		case eqFold(args[j], "copy"):
+			copyKeys = true
+		case eqFold(args[j], "replace"):
+			replace = true
+		case eqFold(args[j], "auth") && more >= 1:
+			auth = [][]byte{[]byte("AUTH"), args[j+1]}
+			j++
+		case eqFold(args[j], "auth2") && more >= 2:
+			auth = [][]byte{[]byte("AUTH"), args[j+1], args[j+2]}
+			j += 2
+		case eqFold(args[j], "keys"):
+			if len(args[3]) != 0 {
+				c.Error("ERR When using MIGRATE KEYS option, the key argument must be set to the empty string")
+				return
+			}
+			first, nkeys = j+1, len(args)-j-1
+			j = len(args)
+		default:
+			c.Error(errSyntax)
+			return
+		}
+	}
+	timeout, ok1 := parseInt64Strict(args[5])
+	_, ok2 := parseInt64Strict(args[4])
+	if !ok1 || !ok2 {
+		c.Error(errNotInt)
+		return
+	}
+	if timeout <= 0 {
+		timeout = 1000
+	}
+	var keys [][]byte
+	for _, k := range args[first : first+nkeys] {
+		if s.lookupRead(c.db, k) != nil {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		c.Status("NOKEY")
+		return
+	}
+	// The commands for the target, built before any I/O.
+	var req []byte
+	ncmds := 0
+	if auth != nil {
+		req = appendRESPCommand(req, auth)
+		ncmds++
+	}
+	req = appendRESPCommand(req, [][]byte{[]byte("SELECT"), args[4]})
+	ncmds++
+	var sent [][]byte
+	now := s.now()
+	for _, k := range keys {
+		o, at := c.db.ks.Lookup(k)
+		ttl := int64(0)
+		if at != 0 {
+			if at < now {
+				continue // expired meanwhile: not worth sending
+			}
+			ttl = max(at-now, 1)
+		}
+		p, ok := s.dumpPayload(o)
+		if !ok {
+			c.Error(errUnknownType)
+			return
+		}
+		cmd := [][]byte{[]byte("RESTORE"), k, strconv.AppendInt(nil, ttl, 10), p}
+		if replace {
+			cmd = append(cmd, []byte("REPLACE"))
+		}
+		req = appendRESPCommand(req, cmd)
+		sent = append(sent, k)
+	}
+	addr := net.JoinHostPort(string(args[1]), string(args[2]))
+	d := time.Duration(timeout) * time.Millisecond
+	conn, err := net.DialTimeout("tcp", addr, d)
+	if err != nil {
+		c.Error("IOERR error or timeout connecting to the client")
+		return
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(d))
+	if _, err := conn.Write(req); err != nil {
+		c.Error("IOERR error or timeout writing to target instance")
+		return
+	}
+	br := bufio.NewReader(conn)
+	var targetErr string
+	var moved [][]byte
+	for i := 0; i < ncmds+len(sent); i++ {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			c.Error("IOERR error or timeout reading to target instance")
+			return
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if strings.HasPrefix(line, "-") {
+			if targetErr == "" {
+				targetErr = line[1:]
+			}
+			continue
+		}
+		if i >= ncmds {
+			moved = append(moved, sent[i-ncmds])
+		}
+	}
+	if !copyKeys && len(moved) > 0 {
+		del := [][]byte{argDEL}
+		for _, k := range moved {
+			if s.deleteKey(c.db, k) {
+				s.notify(notifyGeneric, "del", k, c.db.id)
+				s.dirty++
+				del = append(del, k)
+			}
+		}
+		if len(del) > 1 {
+			s.propagate(c.db.id, del)
+		}
+	}
+	if targetErr != "" {
+		c.Error("ERR Target instance replied with error: " + targetErr)
+		return
+	}
+	c.OK()
+}
+
+// appendRESPCommand appends argv as a RESP array of bulk strings.
+func appendRESPCommand(b []byte, argv [][]byte) []byte {
+	b = append(b, '*')
+	b = strconv.AppendInt(b, int64(len(argv)), 10)
+	b = append(b, '\r', '\n')
+	for _, a := range argv {
+		b = append(b, '$')
+		b = strconv.AppendInt(b, int64(len(a)), 10)
+		b = append(b, '\r', '\n')
+		b = append(b, a...)
+		b = append(b, '\r', '\n')
+	}
+	return b
 }

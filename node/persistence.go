@@ -382,7 +382,7 @@ func (s *Server) startSnapshot(path string, onDone func(error)) error {
 var fullSnapshotCommands = map[string]bool{
 	"flushall": true, "flushdb": true, "swapdb": true, "move": true, "copy": true,
 	"eval": true, "evalsha": true, "eval_ro": true, "evalsha_ro": true,
-	"fcall": true, "fcall_ro": true, "debug": true, "restore-asking": true,
+	"fcall": true, "fcall_ro": true, "debug": true,
 }
 
 // bgPreWrite serializes, before a write command runs, the keys it names
