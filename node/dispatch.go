@@ -105,6 +105,11 @@ func (s *Server) serveRESP(conn redcon.Conn, rc redcon.Command) {
 		conn.Close()
 		return
 	}
+	if g := guardOf(c); g != nil && g.handoffPending {
+		g.handoffPending = false
+		s.serveConn(conn, c, g)
+		return
+	}
 	s.mu.Lock()
 	if c.closeAfterReply || c.killed {
 		// redcon hands over the rest of a read batch even after the
@@ -133,6 +138,51 @@ func (s *Server) serveRESP(conn redcon.Conn, rc redcon.Command) {
 	if err := c.flush(); err != nil || c.closeAfterReply {
 		conn.Close()
 	}
+}
+
+// serveConn serves a connection for the rest of its life from inside
+// redcon's handler, reading requests from the protocol guard directly.
+//
+// Why: the guard already parses every request (it must, for Redis's
+// limits and inline grammar); handing redcon canonical bytes made redcon
+// parse them again and copy each one twice (its read buffer, then Raw),
+// which cost more than the commands themselves under pipelining. redcon
+// keeps the connection's life: it accepts it (accept callback), runs this
+// handler on its goroutine, and on return, with the connection closed
+// through conn.Close, calls the closed callback; Server.Close still
+// closes the socket, which ends the read here. Detach was the other way
+// through redcon's API, but a detached connection leaves redcon's
+// bookkeeping (closed is called at once, Close no longer reaches it).
+// The guard starts this by handing redcon one placeholder request (see
+// handoffRequest), so redcon's reader holds none of the client's bytes.
+func (s *Server) serveConn(conn redcon.Conn, c *Client, g *protoGuard) {
+	var batch [][][]byte
+	for {
+		var err error
+		batch, err = g.readRequests(batch[:0])
+		if err != nil {
+			break // a protocol error was replied by the guard's policy
+		}
+		s.mu.Lock()
+		if c.closeAfterReply || c.killed {
+			s.mu.Unlock()
+			break
+		}
+		s.syncClock(time.Now())
+		for _, args := range batch {
+			if c.closeAfterReply {
+				break
+			}
+			s.execute(c, args)
+			s.waitIfBlocked(c)
+		}
+		s.mu.Unlock()
+		clear(batch) // the arguments are the handlers' now
+		if err := c.flush(); err != nil || c.closeAfterReply {
+			break
+		}
+	}
+	conn.Close()
 }
 
 // unknownCommandError formats Redis's reply for a command it lacks.

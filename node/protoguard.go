@@ -100,6 +100,12 @@ type protoGuard struct {
 	bulkLen     int64 // length of the bulk being read, -1 outside a bulk
 	argBytes    int64 // payload bytes of the current bulk parsed so far
 
+	// handoff: the next Read hands redcon handoffRequest instead of the
+	// client's bytes; handoffPending: it did, and the handler has not
+	// taken the connection over yet (see Server.serveConn).
+	handoff        bool
+	handoffPending bool
+
 	fail      string // protocol error to reply once the parsed requests ran
 	failQuiet bool   // close without replying the error (primary desync)
 	failSent  bool
@@ -130,10 +136,25 @@ func (g *protoGuard) limits() guardLimits {
 	return g.pol.limits()
 }
 
+// handoffRequest is the one request the guard hands redcon on a
+// connection the server takes over: a canonical request of one empty
+// argument, which no client request can be mistaken for because only
+// handoffPending marks it. It is whole and redcon's reader holds nothing
+// after parsing it (its first read is at least 4 KiB, straight into its
+// own buffer), so every later byte of the socket reaches the guard.
+var handoffRequest = []byte("*1\r\n$0\r\n\r\n")
+
 // Read hands redcon canonical requests; see the type's comment.
 func (g *protoGuard) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
+	}
+	if g.handoff {
+		g.handoff = false
+		if len(p) >= len(handoffRequest) {
+			g.handoffPending = true
+			return copy(p, handoffRequest), nil
+		}
 	}
 	for {
 		if g.boundary > g.opos {
@@ -152,17 +173,8 @@ func (g *protoGuard) Read(p []byte) (int, error) {
 			g.qbLen.Store(g.queryLen())
 			return n, nil
 		}
-		switch {
-		case g.fail != "":
-			if !g.failSent {
-				g.failSent = true
-				if g.pol != nil && !g.failQuiet {
-					g.pol.protocolError(g.fail)
-				}
-			}
-			return 0, io.EOF
-		case g.closeErr != nil:
-			return 0, g.closeErr
+		if err := g.failure(); err != nil {
+			return 0, err
 		}
 		if g.parse(len(p)) {
 			continue
@@ -172,6 +184,106 @@ func (g *protoGuard) Read(p []byte) (int, error) {
 		}
 		g.fill()
 	}
+}
+
+// failure replies a protocol error found by parse, once, and returns the
+// error that ends the connection (nil if there is none).
+func (g *protoGuard) failure() error {
+	switch {
+	case g.fail != "":
+		if !g.failSent {
+			g.failSent = true
+			if g.pol != nil && !g.failQuiet {
+				g.pol.protocolError(g.fail)
+			}
+		}
+		return io.EOF
+	case g.closeErr != nil:
+		return g.closeErr
+	}
+	return nil
+}
+
+// takeoverBatch bounds the bytes of whole requests readRequests parses
+// before returning them to run.
+const takeoverBatch = 64 << 10
+
+// readRequests is Read for a connection the server took over: it parses
+// the socket's bytes as Read does and returns the whole requests ready,
+// appended to dst as argument lists, without re-encoding them for redcon
+// to parse again. It blocks until there is at least one, and returns an
+// error when the connection must end (after replying a protocol error).
+// The same session-state rule holds: it is called again only once the
+// requests it returned have run.
+func (g *protoGuard) readRequests(dst [][][]byte) ([][][]byte, error) {
+	for {
+		if g.boundary > g.opos {
+			return g.takeRequests(dst), nil
+		}
+		if err := g.failure(); err != nil {
+			return dst, err
+		}
+		if g.parse(takeoverBatch) {
+			continue
+		}
+		if g.readErr != nil {
+			return dst, g.readErr
+		}
+		g.fill()
+	}
+}
+
+// takeOwnMin is the size from which a batch that fills out is handed
+// over as it is (its arguments point into it) rather than copied.
+const takeOwnMin = 64 << 10
+
+// takeRequests splits the canonical requests of out[opos:boundary] into
+// argument lists. Each request's arguments get memory of their own, as
+// redcon gave each command: handlers may keep them (MULTI queues, list
+// elements), and out is reused.
+func (g *protoGuard) takeRequests(dst [][][]byte) [][][]byte {
+	b := g.out[g.opos:g.boundary]
+	own := g.opos == 0 && g.boundary == len(g.out) && len(b) >= takeOwnMin
+	for len(b) > 0 {
+		n, i := canonicalLen(b, 1) // b[0] is '*'
+		args := make([][]byte, n)
+		size := 0
+		for k := range args {
+			l, j := canonicalLen(b, i+1) // b[i] is '$'
+			args[k] = b[j : j+l : j+l]
+			size += l
+			i = j + l + 2
+		}
+		if !own {
+			buf := make([]byte, size)
+			off := 0
+			for k, a := range args {
+				end := off + copy(buf[off:], a)
+				args[k] = buf[off:end:end]
+				off = end
+			}
+		}
+		dst = append(dst, args)
+		b = b[i:]
+	}
+	if own {
+		g.out, g.opos, g.boundary = nil, 0, 0
+	} else {
+		g.opos = g.boundary
+		g.compactOut()
+	}
+	g.qbLen.Store(g.queryLen())
+	return dst
+}
+
+// canonicalLen reads the decimal at b[i:] of a canonical request, which
+// ends with CRLF, and returns it and the index after the CRLF.
+func canonicalLen(b []byte, i int) (int, int) {
+	n := 0
+	for ; b[i] != '\r'; i++ {
+		n = n*10 + int(b[i]-'0')
+	}
+	return n, i + 2
 }
 
 // fill reads once from the socket into raw and enforces the query buffer

@@ -286,6 +286,7 @@ func (s *Server) accept(conn redcon.Conn) bool {
 	c.authenticated = s.cfg.RequirePass == ""
 	if g, ok := c.nc.(*protoGuard); ok {
 		g.pol = clientGuard{s: s, c: c}
+		g.handoff = true // served by serveConn (dispatch.go)
 	}
 	conn.SetContext(c)
 	s.clients[c.ID] = c
