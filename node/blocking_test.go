@@ -324,3 +324,47 @@ func TestBlockingShutdownEndsWait(t *testing.T) {
 		t.Fatal("server did not stop")
 	}
 }
+
+// TestBlockingPropagation replays Redis's "BLMPOP propagate as pop with
+// count command to replica": served and unserved blocking pops
+// propagate as [LR]POP with the count actually popped.
+func TestBlockingPropagation(t *testing.T) {
+	s, rc := testServer(t, nil)
+	r := record(s)
+	ctx := context.Background()
+	rd := newClient(t, s, 2)
+	rc.LPush(ctx, "mylist", "a", "b", "c")
+	rc.RPush(ctx, "mylist2", "1", "2", "3")
+	rc.Do(ctx, "blmpop", "0", "1", "mylist", "left", "count", "1")
+	rc.Do(ctx, "blmpop", "0", "2", "mylist", "mylist2", "right", "count", "10")
+	rc.Do(ctx, "blmpop", "0", "2", "mylist", "mylist2", "right", "count", "10")
+	for _, step := range []struct {
+		block []any
+		push  func()
+	}{
+		{cmd("blmpop", "0", "1", "mylist", "left", "count", "1"), func() { rc.LPush(ctx, "mylist", "a") }},
+		{cmd("blmpop", "0", "2", "mylist", "mylist2", "left", "count", "5"), func() { rc.LPush(ctx, "mylist", "a", "b", "c") }},
+		{cmd("blmpop", "0", "2", "mylist", "mylist2", "right", "count", "10"), func() { rc.RPush(ctx, "mylist2", "a", "b", "c") }},
+	} {
+		ch := async(rd, step.block...)
+		waitBlocked(t, s, 1)
+		step.push()
+		await(t, ch)
+	}
+	if err := rc.Do(ctx, "blmpop", "0.01", "1", "mylist", "left", "count", "10").Err(); err != redis.Nil {
+		t.Fatalf("timed-out BLMPOP: %v", err)
+	}
+	rc.Set(ctx, "foo", "bar", 0)
+	prop, _ := r.take()
+	want := []string{
+		"lpush mylist a b c", "rpush mylist2 1 2 3",
+		"LPOP mylist 1", "RPOP mylist 2", "RPOP mylist2 3",
+		"lpush mylist a", "LPOP mylist 1",
+		"lpush mylist a b c", "LPOP mylist 3",
+		"rpush mylist2 a b c", "RPOP mylist2 3",
+		"set foo bar",
+	}
+	if !reflect.DeepEqual(prop, want) {
+		t.Fatalf("propagated\n%q\nwant\n%q", prop, want)
+	}
+}
