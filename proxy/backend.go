@@ -171,8 +171,10 @@ func (sh *shard) dialOnce(proto int, mode connMode, sink *client) (*backendConn,
 		hs = resp.AppendCommandStrings(hs, "AUTH", sh.password)
 		n++
 	}
+	idReply := -1
 	if mode != modePooled {
 		hs = resp.AppendCommandStrings(hs, "CLIENT", "ID")
+		idReply = n
 		n++
 	}
 	bc := &backendConn{
@@ -217,6 +219,13 @@ func (sh *shard) dialOnce(proto int, mode connMode, sink *client) (*backendConn,
 				w += k
 			}
 			if reply[0] == '-' {
+				if i == idReply {
+					// CLIENT ID is refused while a script runs (BUSY);
+					// the id only serves CLIENT UNBLOCK and tracking
+					// redirection, and the connection is needed now
+					// (SCRIPT KILL comes through one).
+					continue
+				}
 				conn.Close()
 				return nil, fmt.Errorf("handshake with %s: %s", sh.addr, trimCRLF(reply[1:]))
 			}

@@ -76,6 +76,7 @@ type client struct {
 
 	keys []commands.KeyPos // reused by keySlot
 	req  request           // the request being dispatched
+	last *commands.Command // the last command dispatched, for CLIENT LIST
 
 	// The batch being built.
 	b           *batch
@@ -250,7 +251,6 @@ func (c *client) handleBatch(cmds []resp.Request) {
 		c.quit = true
 		return
 	}
-	var lastCmd *cmdInfo
 	for i := range cmds {
 		c.leftInBatch = len(cmds) - i
 		if len(cmds[i].Args) == 0 {
@@ -262,13 +262,8 @@ func (c *client) handleBatch(cmds []resp.Request) {
 			break
 		}
 	}
-	if n := len(cmds); n > 0 && len(cmds[n-1].Args) > 0 {
-		if info := lookupCmd(cmds[n-1].Args[0]); info != nil {
-			lastCmd = info
-		}
-	}
 	c.endSegment()
-	c.publishInfo(lastCmd)
+	c.publishInfo(c.last)
 	if db := c.db; db != nil {
 		c.outMu.Lock()
 		errs, out := c.nErrs, c.bytesOut

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyfleet/keyfleet/internal/commands"
 	"github.com/keyfleet/keyfleet/proxy/resp"
 )
 
@@ -36,6 +37,7 @@ func clientCommand(c *client, r *request) {
 		c.setName(string(r.args[2]))
 		c.replyRaw(okReply)
 	case "info":
+		c.publishInfo(r.cmd)
 		c.replyRaw(resp.AppendVerbatim(nil, c.proto, c.infoLine()+"\n"))
 	case "list":
 		clientList(c, r)
@@ -308,9 +310,9 @@ type infoState struct {
 // INFO of other clients read it; called after each batch. The lock is
 // taken only when something changed, so the common batch pays two
 // atomic stores.
-func (c *client) publishInfo(lastCmd *cmdInfo) {
+func (c *client) publishInfo(lastCmd *commands.Command) {
 	if lastCmd != nil {
-		c.lastCmd.Store(&lastCmd.name)
+		c.lastCmd.Store(&lastCmd.Name)
 	}
 	c.lastAt.Store(time.Now().UnixNano())
 	st := infoState{flags: "N", multi: -1, user: "default", redir: -1, db: c.selected,
@@ -336,9 +338,6 @@ func (c *client) publishInfo(lastCmd *cmdInfo) {
 	c.info.infoState = st
 	c.info.Unlock()
 }
-
-// clientListName is what CLIENT LIST shows as its own command.
-var clientListName = "client|list"
 
 func clientList(c *client, r *request) {
 	var ids map[int64]bool
@@ -368,8 +367,7 @@ func clientList(c *client, r *request) {
 			return
 		}
 	}
-	c.publishInfo(nil)
-	c.lastCmd.Store(&clientListName)
+	c.publishInfo(r.cmd)
 	var b strings.Builder
 	for _, o := range c.db.sortedClients() {
 		if ids != nil && !ids[o.id] {
@@ -449,6 +447,10 @@ func clientKill(c *client, r *request) {
 				return
 			}
 		case "user":
+			if val != c.db.id && val != "default" {
+				c.replyError(fmt.Sprintf("ERR No such user '%s'", val))
+				return
+			}
 			user = val
 		case "addr":
 			addr = val

@@ -140,6 +140,7 @@ func (c *client) dispatch(args [][]byte, raw []byte) {
 	if !c.checkCommand(r) {
 		return
 	}
+	c.last = r.cmd
 	if c.txn != nil && (r.info == nil || !r.info.txnControl) {
 		c.txnQueue(r)
 		return

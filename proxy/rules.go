@@ -91,7 +91,7 @@ func rules() map[string]rule {
 	for _, name := range []string{
 		"monitor", "shutdown", "replicaof", "slaveof", "module",
 		"save", "bgsave", "bgrewriteaof", "migrate", "sync", "psync",
-		"replconf", "failover", "pfdebug", "sentinel",
+		"replconf", "failover", "sentinel",
 	} {
 		r[name] = rule{handler: denyCommand}
 	}
