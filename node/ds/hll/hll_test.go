@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
 	"math/rand/v2"
 	"strconv"
 	"testing"
@@ -242,15 +243,15 @@ func TestCorrupted(t *testing.T) {
 			if !tc.valid {
 				return
 			}
-			if _, err := Count(tc.value); err != ErrInvalid {
+			if _, err := Count(tc.value); !errors.Is(err, ErrInvalid) {
 				t.Errorf("Count: %v", err)
 			}
 			var regs [Registers]uint8
-			if err := Merge(&regs, tc.value); err != ErrInvalid {
+			if err := Merge(&regs, tc.value); !errors.Is(err, ErrInvalid) {
 				t.Errorf("Merge: %v", err)
 			}
 			v := append([]byte(nil), tc.value...)
-			if err := SparseToDense(&v); err != ErrInvalid {
+			if err := SparseToDense(&v); !errors.Is(err, ErrInvalid) {
 				t.Errorf("SparseToDense: %v", err)
 			}
 		})
