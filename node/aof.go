@@ -50,6 +50,12 @@ func init() {
 	onInfoField("aof_rewrite_scheduled", func(s *Server) string { return boolDigit(s.aof().scheduled) })
 	onInfoField("aof_last_rewrite_time_sec", func(s *Server) string { return strconv.FormatInt(s.aof().lastRewriteSec, 10) })
 	onInfoField("aof_last_bgrewrite_status", func(s *Server) string { return okErr(s.aof().lastRewriteOK) })
+	onInfoField("aof_current_rewrite_time_sec", func(s *Server) string {
+		if st := s.aof(); st.rewriting {
+			return strconv.FormatInt(int64(time.Since(st.rewriteStart).Seconds()), 10)
+		}
+		return "-1"
+	})
 	onInfoField("aof_rewrites", func(s *Server) string { return strconv.FormatInt(s.aof().rewrites, 10) })
 	onInfoField("aof_last_write_status", func(s *Server) string { return okErr(s.aof().writeErr == nil) })
 	onInfoField("aof_current_size", func(s *Server) string { return strconv.FormatInt(s.aof().size, 10) })
@@ -71,7 +77,9 @@ type aofState struct {
 	lastSync  time.Time
 	rewriting bool
 	scheduled bool
-	rewrites  int64
+	// rewriteStart is when the rewrite in progress began.
+	rewriteStart time.Time
+	rewrites     int64
 
 	lastRewriteOK  bool
 	lastRewriteSec int64
@@ -128,6 +136,15 @@ func (s *Server) aofCron(now time.Time) {
 		st.lastSync = now
 		f := st.f
 		go f.Sync() // off the shard lock; a file closed meanwhile just errs
+	}
+	// auto-aof-rewrite-percentage / -min-size: the increments grew by
+	// that much over the base since the last rewrite.
+	if st.on && !st.rewriting && !st.scheduled && s.persist().bg == nil && s.cfg.AutoAOFRewritePercentage > 0 {
+		base := max(st.baseSize, 1)
+		if st.baseSize+st.size >= s.cfg.AutoAOFRewriteMinSize && st.size*100/base >= int64(s.cfg.AutoAOFRewritePercentage) {
+			s.log.Info(fmt.Sprintf("Starting automatic rewriting of AOF on %d%% growth", st.size*100/base))
+			st.scheduled = true
+		}
 	}
 	if st.scheduled && s.persist().bg == nil {
 		st.scheduled = false
@@ -240,6 +257,7 @@ func (s *Server) startAOFRewrite() error {
 	basePath := filepath.Join(s.aofDir(), base.Name)
 	st.rewriting = true
 	start := time.Now()
+	st.rewriteStart = start
 	err = s.startSnapshot(basePath, func(err error) {
 		st.rewriting = false
 		st.lastRewriteSec = int64(time.Since(start).Seconds())

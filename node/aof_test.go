@@ -175,3 +175,31 @@ func TestAOFTruncatedAndCorrupt(t *testing.T) {
 		t.Fatalf("garbage: %v", err)
 	}
 }
+
+func TestAOFAutoRewrite(t *testing.T) {
+	_, rc := testServer(t, debugOn)
+	ctx := context.Background()
+	rc.ConfigSet(ctx, "auto-aof-rewrite-min-size", "1")
+	rc.ConfigSet(ctx, "auto-aof-rewrite-percentage", "100")
+	rc.ConfigSet(ctx, "appendonly", "yes")
+	waitRewrite(t, rc)
+	before := rc.Info(ctx, "persistence").Val()
+	for i := range 200 {
+		rc.Set(ctx, fmt.Sprintf("k%d", i), strings.Repeat("v", 100), 0)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(rc.Info(ctx, "persistence").Val(), "aof_rewrites:2") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no automatic rewrite; before: %s\nnow: %s", before, rc.Info(ctx, "persistence").Val())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	waitRewrite(t, rc)
+	want := digest(t, rc)
+	if err := rc.Do(ctx, "debug", "loadaof").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := digest(t, rc); got != want {
+		t.Fatalf("after auto rewrite %s, want %s", got, want)
+	}
+}
