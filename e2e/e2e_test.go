@@ -66,7 +66,9 @@ type platform struct {
 // registered to it and a proxy following its routes. They stop when the
 // test ends in the reverse order, as an operator would stop them: proxy,
 // node host, control plane.
-func startPlatform(t *testing.T) *platform {
+// mods adjust the control plane's options (the console test embeds the
+// web console).
+func startPlatform(t *testing.T, mods ...func(*controlplane.Options)) *platform {
 	t.Helper()
 	if noPostgres != nil {
 		t.Skipf("no Postgres binaries, skipping the end-to-end test (it fails instead under CI=true): %v", noPostgres)
@@ -94,6 +96,9 @@ func startPlatform(t *testing.T) *platform {
 		ProvisionTimeout:  time.Minute,
 		Log:               log.With("component", "controlplane"),
 		Ready:             func(env controlplane.Env) { ready <- env },
+	}
+	for _, m := range mods {
+		m(&opts)
 	}
 	cpDone, _ := start(t, "control plane", func(ctx context.Context) error { return controlplane.Run(ctx, opts) })
 	var env controlplane.Env

@@ -60,6 +60,28 @@ type database struct {
 	CreatedAt      time.Time         `json:"created_at"`
 	UpdatedAt      time.Time         `json:"updated_at"`
 	Topology       []store.ShardInfo `json:"topology,omitempty"` // administrators only
+	// UsedMemoryBytes is what the primaries last reported holding; absent
+	// before any report. The console charts it against memory_mb.
+	UsedMemoryBytes *int64 `json:"used_memory_bytes,omitempty"`
+}
+
+// usedMemory sums the primaries' last reported used memory, nil when no
+// primary has reported yet.
+func usedMemory(shards []store.ShardInfo) *int64 {
+	var sum int64
+	seen := false
+	for _, sh := range shards {
+		for _, p := range sh.Placements {
+			if p.Role == "primary" && p.ReportedAt != nil {
+				sum += p.UsedMemory
+				seen = true
+			}
+		}
+	}
+	if !seen {
+		return nil
+	}
+	return &sum
 }
 
 func (s *Server) view(d store.Database) database {
@@ -211,7 +233,14 @@ func (s *Server) listDatabases(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]database, 0, len(dbs))
 	for _, d := range dbs {
-		out = append(out, s.view(d))
+		v := s.view(d)
+		shards, err := s.store.DatabaseShards(r.Context(), d.ID)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		v.UsedMemoryBytes = usedMemory(shards)
+		out = append(out, v)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"databases": out})
 }
@@ -228,11 +257,14 @@ func (s *Server) getDatabase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := s.view(d)
+	shards, err := s.store.DatabaseShards(r.Context(), d.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v.UsedMemoryBytes = usedMemory(shards)
 	if a.Role == store.RoleAdmin {
-		if v.Topology, err = s.store.DatabaseShards(r.Context(), d.ID); err != nil {
-			s.fail(w, r, err)
-			return
-		}
+		v.Topology = shards
 	}
 	writeJSON(w, http.StatusOK, v)
 }

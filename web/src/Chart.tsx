@@ -1,8 +1,9 @@
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import { yMax, type Series } from './usage';
 
-export type Series = { label: string; values: (number | null)[]; color: string; dash?: boolean };
+export type { Series } from './usage';
 
 type Props = {
   title: string;
@@ -14,13 +15,20 @@ type Props = {
   // total is exposed as a data attribute so tests can tell "has traffic"
   // without reading pixels.
   total?: number;
+  // span, in seconds, shows at least the last span seconds: a series
+  // sampled by the page starts with a single point.
+  span?: number;
 };
 
 // Chart draws a time series with uPlot, plus a text summary that is the
 // accessible version of the picture.
-export function Chart({ title, testid, xs, series, format, summary, total }: Props) {
+export function Chart({ title, testid, xs, series, format, summary, total, span }: Props) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
+  const top = useRef(1);
+  top.current = yMax(series);
+  const xr = useRef<[number, number] | null>(null);
+  xr.current = span && xs.length ? [Math.min(xs[0], xs[xs.length - 1] - span), xs[xs.length - 1]] : null;
   const key = series.map((s) => s.label).join('|');
 
   useEffect(() => {
@@ -30,10 +38,10 @@ export function Chart({ title, testid, xs, series, format, summary, total }: Pro
     const opts: uPlot.Options = {
       width: width(),
       height: 180,
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+      scales: { x: { time: true, range: (_u, min, max) => xr.current ?? [min, max] }, y: { range: () => [0, top.current] } },
       axes: [{}, { values: (_u, vals) => vals.map((v) => format(v)), size: 70 }],
       legend: { show: true },
-      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, dash: s.dash ? [6, 4] : undefined, value: (_u: uPlot, v: number | null) => (v == null ? '—' : format(v)) }))],
+      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, dash: s.quota ? [6, 4] : undefined, value: (_u: uPlot, v: number | null) => (v == null ? '—' : format(v)) }))],
     };
     try {
       plot.current = new uPlot(opts, [xs, ...series.map((s) => s.values)] as uPlot.AlignedData, el);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { api, ApiError, onSessionEnded } from './api';
-import { rates } from './usage';
+import { rates, yMax } from './usage';
 import { mockFetch } from './test/fetch';
 
 afterEach(() => vi.unstubAllGlobals());
@@ -46,17 +46,30 @@ describe('api', () => {
 });
 
 describe('rates', () => {
-  it('divides the minute still filling by the seconds elapsed', () => {
+  it('fills the window and divides the minute still filling by the seconds elapsed', () => {
     const r = rates(
       [
         { minute: '2030-01-01T00:00:00Z', ops: 600, bytes_in: 60, bytes_out: 60, connections_max: 3, errors: 0, rejected: 0 },
         { minute: '2030-01-01T00:01:00Z', ops: 100, bytes_in: 10, bytes_out: 0, connections_max: 2, errors: 0, rejected: 0 },
       ],
       Date.parse('2030-01-01T00:01:10Z'),
+      3,
     );
-    expect(r.ops).toEqual([10, 10]);
-    expect(r.bandwidth).toEqual([2, 1]);
-    expect(r.connections).toEqual([3, 2]);
+    // One empty minute before the rows: zero, not a gap.
+    expect(r.xs).toEqual([Date.parse('2029-12-31T23:59:00Z') / 1000, Date.parse('2030-01-01T00:00:00Z') / 1000, Date.parse('2030-01-01T00:01:00Z') / 1000]);
+    expect(r.ops).toEqual([0, 10, 10]);
+    expect(r.bandwidth).toEqual([0, 2, 1]);
+    expect(r.connections).toEqual([0, 3, 2]);
     expect(r.totalOps).toBe(700);
+  });
+});
+
+describe('yMax', () => {
+  it('leaves a far quota off the scale and brings a near one in', () => {
+    const far = [{ label: 'ops', values: [1, 8], color: '' }, { label: 'quota', values: [10000, 10000], color: '', quota: true }];
+    expect(yMax(far)).toBe(10);
+    const near = [{ label: 'ops', values: [600, 800], color: '' }, { label: 'quota', values: [1000, 1000], color: '', quota: true }];
+    expect(yMax(near)).toBe(1100);
+    expect(yMax([{ label: 'ops', values: [0, null], color: '' }])).toBe(1);
   });
 });

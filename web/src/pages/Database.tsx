@@ -231,19 +231,19 @@ function Usage({ db, memSamples }: { db: DB; memSamples: { t: number; used: numb
         <div class="charts">
           <Chart title="Operations per second" testid="chart-ops" xs={r.xs} total={r.totalOps} format={num}
             summary={`${num(last(r.ops))} ops/s now, ${r.totalOps} ops in 30 min${lim.ops_per_sec ? `; quota ${lim.ops_per_sec}/s` : ''}`}
-            series={[{ label: 'ops/s', values: r.ops, color: '#2563eb' }, ...(lim.ops_per_sec ? [{ label: 'quota', values: flat(lim.ops_per_sec), color: '#dc2626', dash: true }] : [])]} />
-          <Chart title="Memory used" testid="chart-memory" xs={memSamples.map((s) => s.t)} format={bytes}
-            summary={memSamples.length ? `${bytes(memSamples[memSamples.length - 1].used)} of ${db.memory_mb} MB` : `limit ${db.memory_mb} MB (used memory is not reported to this account)`}
+            series={[{ label: 'ops/s', values: r.ops, color: '#2563eb' }, ...(lim.ops_per_sec ? [{ label: 'quota', values: flat(lim.ops_per_sec), color: '#dc2626', quota: true }] : [])]} />
+          <Chart title="Memory used" testid="chart-memory" xs={memSamples.map((s) => s.t)} format={bytes} span={300}
+            summary={memSamples.length ? `${bytes(memSamples[memSamples.length - 1].used)} of ${db.memory_mb} MB` : `limit ${db.memory_mb} MB; no shard has reported its memory yet`}
             series={[
               { label: 'used', values: memSamples.map((s) => s.used), color: '#16a34a' },
-              { label: 'limit', values: memSamples.map(() => memLimit), color: '#dc2626', dash: true },
+              { label: 'limit', values: memSamples.map(() => memLimit), color: '#dc2626', quota: true },
             ]} />
-          <Chart title="Connections" testid="chart-connections" xs={r.xs} format={(v) => String(Math.round(v))}
+          <Chart title="Connections" testid="chart-connections" xs={r.xs} format={(v) => (Number.isInteger(v) ? String(v) : v.toFixed(1))}
             summary={`${last(r.connections)} now${lim.max_connections ? ` of ${lim.max_connections}` : ''}`}
-            series={[{ label: 'connections', values: r.connections, color: '#7c3aed' }, ...(lim.max_connections ? [{ label: 'quota', values: flat(lim.max_connections), color: '#dc2626', dash: true }] : [])]} />
+            series={[{ label: 'connections', values: r.connections, color: '#7c3aed' }, ...(lim.max_connections ? [{ label: 'quota', values: flat(lim.max_connections), color: '#dc2626', quota: true }] : [])]} />
           <Chart title="Bandwidth" testid="chart-bandwidth" xs={r.xs} format={(v) => `${bytes(v)}/s`}
             summary={`${bytes(last(r.bandwidth))}/s now${lim.bandwidth_bytes_per_sec ? ` of ${bytes(lim.bandwidth_bytes_per_sec)}/s` : ''}`}
-            series={[{ label: 'in + out', values: r.bandwidth, color: '#ea580c' }, ...(lim.bandwidth_bytes_per_sec ? [{ label: 'quota', values: flat(lim.bandwidth_bytes_per_sec), color: '#dc2626', dash: true }] : [])]} />
+            series={[{ label: 'in + out', values: r.bandwidth, color: '#ea580c' }, ...(lim.bandwidth_bytes_per_sec ? [{ label: 'quota', values: flat(lim.bandwidth_bytes_per_sec), color: '#dc2626', quota: true }] : [])]} />
         </div>
       )}
     </div>
