@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/keyfleet/keyfleet/controlplane"
@@ -42,7 +43,8 @@ func consoleTools(webDir string) string {
 // TestConsole walks the web console in chromium against the whole
 // platform: sign up, create a database, wait for it, copy its URL, write
 // through the proxy with it, see the traffic on the ops chart, rotate the
-// password (the old one is refused), API keys, delete, log out. The walk
+// password (the old one is refused), API keys, delete, the admin pages,
+// log out. The walk
 // is web/e2e/console.mjs (playwright-core); this side does what a user's
 // program would do with what the page gave, and checks the platform.
 // Screenshots go to web/e2e-artifacts (or $KEYFLEET_E2E_ARTIFACTS).
@@ -61,7 +63,11 @@ func TestConsole(t *testing.T) {
 	if artifacts == "" {
 		artifacts = filepath.Join(webDir, "e2e-artifacts")
 	}
-	p := startPlatform(t, func(o *controlplane.Options) { o.Console = web.Handler() })
+	var dbURL string
+	p := startPlatform(t, func(o *controlplane.Options) {
+		o.Console = web.Handler()
+		dbURL = o.DatabaseURL
+	})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -93,7 +99,7 @@ func TestConsole(t *testing.T) {
 		step, arg, _ := strings.Cut(strings.TrimPrefix(line, "STEP "), " ")
 		steps = append(steps, step)
 		answer := "OK"
-		if err := consoleStep(ctx, t, p, step, arg); err != nil {
+		if err := consoleStep(ctx, t, p, dbURL, step, arg); err != nil {
 			answer = "FAIL " + err.Error()
 			t.Errorf("step %s: %v", step, err)
 		}
@@ -106,7 +112,7 @@ func TestConsole(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("the browser walk failed after steps %v: %v (screenshots in %s)", steps, err, artifacts)
 	}
-	want := []string{"URL", "ROTATED", "APIKEY", "REVOKED", "DELETED", "DONE"}
+	want := []string{"URL", "ROTATED", "APIKEY", "REVOKED", "DELETED", "PROMOTE", "DONE"}
 	if strings.Join(steps, " ") != strings.Join(want, " ") {
 		t.Fatalf("steps %v, want %v", steps, want)
 	}
@@ -114,7 +120,7 @@ func TestConsole(t *testing.T) {
 }
 
 // consoleStep does the Go side of one step of the walk.
-func consoleStep(ctx context.Context, t *testing.T, p *platform, step, arg string) error {
+func consoleStep(ctx context.Context, t *testing.T, p *platform, dbURL, step, arg string) error {
 	switch step {
 	case "URL":
 		// What a user's program does with the copied URL; the client
@@ -160,6 +166,19 @@ func consoleStep(ctx context.Context, t *testing.T, p *platform, step, arg strin
 			}
 			return nil
 		})
+	case "PROMOTE":
+		// No API makes an administrator (dev mode seeds the first one):
+		// the test does it in Postgres.
+		conn, err := pgx.Connect(ctx, dbURL)
+		if err != nil {
+			return fmt.Errorf("connect to postgres: %w", err)
+		}
+		defer conn.Close(ctx)
+		tag, err := conn.Exec(ctx, `UPDATE accounts SET role = 'admin' WHERE email = 'console@example.com'`)
+		if err != nil || tag.RowsAffected() != 1 {
+			return fmt.Errorf("promote the console's account: %v (%d rows)", err, tag.RowsAffected())
+		}
+		return nil
 	case "DONE":
 		return nil
 	}

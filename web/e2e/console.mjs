@@ -134,6 +134,18 @@ try {
   await page.getByRole('heading', { name: 'Databases' }).waitFor();
   await tell('DELETED', rotated);
 
+  // Administrators: the test makes this account one, and a reload shows
+  // the admin pages.
+  await tell('PROMOTE');
+  await page.reload();
+  await page.getByRole('link', { name: 'Nodes' }).click();
+  await page.getByRole('cell', { name: 'e2e-node', exact: true }).waitFor();
+  await page.locator('tr', { hasText: 'e2e-node' }).locator('.badge', { hasText: 'up' }).waitFor();
+  await shot('11-admin-nodes');
+  await page.getByRole('link', { name: 'Accounts' }).click();
+  await page.getByRole('cell', { name: 'console@example.com', exact: true }).waitFor();
+  await shot('12-admin-accounts');
+
   // Log out really ends the session: the tokens the cookies held are
   // refused afterwards, even when presented directly.
   const cookies = Object.fromEntries((await context.cookies()).map((c) => [c.name, c]));
@@ -142,7 +154,7 @@ try {
   if ((await me()) !== 200) throw new Error('the access token does not work before log-out');
   await page.getByRole('button', { name: 'Log out' }).click();
   await page.getByRole('heading', { name: 'Log in' }).waitFor();
-  await shot('10-login');
+  await shot('13-login');
   if ((await me()) !== 401) throw new Error('the access token still works after log-out');
   const refresh = await fetch(`${base}/v1/auth/refresh`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ refresh_token: cookies.kf_refresh.value }) });
   if (refresh.status !== 401) throw new Error(`the refresh token still works after log-out: ${refresh.status}`);
