@@ -35,7 +35,7 @@ func init() {
 	// A busy script answers for everyone before anything else looks at
 	// the command (MULTI queueing, client pause), and a script command's
 	// declared flags are checked where Redis checks a command's flags.
-	interceptors = append([]interceptor{busyScriptInterceptor, scriptFlagsInterceptor}, interceptors...)
+	interceptors = append([]interceptor{scriptInterceptor}, interceptors...)
 	serverInits = append(serverInits, func(s *Server) {
 		st := &scriptingState{rand: lua.NewRand48()}
 		s.ext[scriptingExt] = st
@@ -637,6 +637,10 @@ const yieldEvery = 2 * time.Millisecond
 // allowed while a script is busy (SCRIPT KILL, FUNCTION KILL, ...).
 func (r *scriptRun) Interrupt() bool {
 	s := r.s
+	if s.closing.Load() {
+		// The server is stopping: no script may hold it up.
+		return true
+	}
 	if !r.timedOut {
 		limit := s.cfg.LuaTimeLimit
 		elapsed := time.Since(r.start)
@@ -668,14 +672,22 @@ func (s *Server) scriptYielding() bool {
 	return ok && st.run != nil && st.run.timedOut
 }
 
-// busyScriptInterceptor answers -BUSY while a timed-out script runs,
-// except for the commands flagged allow-busy.
-func busyScriptInterceptor(s *Server, c *Client, cmd *command, args [][]byte) bool {
-	st := s.scripting()
-	if st.run == nil || !st.run.timedOut || c == st.run.caller || cmd.Has(commands.AllowBusy) {
+// scriptInterceptor runs before every command: the busy-script check,
+// then the checks of a script command's declared flags.
+func scriptInterceptor(s *Server, c *Client, cmd *command, args [][]byte) bool {
+	if run := s.scripting().run; run != nil && run.timedOut {
+		return busyScript(s, c, cmd, run)
+	}
+	return scriptFlagsInterceptor(s, c, cmd, args)
+}
+
+// busyScript answers -BUSY while a timed-out script runs, except for
+// the commands flagged allow-busy.
+func busyScript(s *Server, c *Client, cmd *command, run *scriptRun) bool {
+	if c == run.caller || cmd.Has(commands.AllowBusy) {
 		return false
 	}
-	if st.run.eval {
+	if run.eval {
 		s.rejectCommand(c, cmd, errBusy)
 	} else {
 		s.rejectCommand(c, cmd, errBusyFunction)

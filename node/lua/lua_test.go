@@ -414,3 +414,29 @@ func FuzzDecoders(f *testing.F) {
 		}
 	})
 }
+
+// Runaway recursion ends in Lua 5.1's errors, quickly and without
+// exhausting memory (every coroutine is an interpreter of its own).
+func TestRecursionLimits(t *testing.T) {
+	st := New(Eval, Options{})
+	defer st.Close()
+	h := &fakeHost{}
+	cases := []struct{ body, want string }{
+		{"local function f() return f() + 1 end return f()", "ERR user_script:1: stack overflow script:"},
+		{"local function f() pcall(f) end f() return 'ok'", `"ok"`},
+		{"local function f() local ok, e = pcall(f) if not ok then error(e, 0) end end f()", "ERR C stack overflow script:"},
+		{"local function f() local co = coroutine.create(f) local ok, e = coroutine.resume(co) if not ok then error(e, 0) end end f()", "ERR C stack overflow script:"},
+		{"local t = {} for i = 1, 100000 do t[i] = coroutine.create(function() end) end", "ERR user_script:1: too many coroutines (1000) script:"},
+		{"local t = setmetatable({}, {__index = function(t, k) return t[k] end}) return t.x", "ERR user_script:1: stack overflow script:"},
+	}
+	for _, c := range cases {
+		start := time.Now()
+		got := evalOn(t, st, h, c.body, nil, nil)
+		if !strings.HasPrefix(strings.TrimPrefix(got, "-"), c.want) {
+			t.Errorf("%q: %s, want %s...", c.body, got, c.want)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%q took %v", c.body, d)
+		}
+	}
+}

@@ -40,6 +40,7 @@ func (st *State) Call(run *Run, s *Script, keys, args [][]byte, w ReplyWriter) {
 	run.resp = 2
 	run.killed = false
 	st.run = run
+	st.cdepth, st.threads = 0, 0
 	L.Env = st.env
 	defer func() {
 		st.run = nil

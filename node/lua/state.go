@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -121,6 +122,8 @@ type State struct {
 	run     *Run
 	loading *loadCtx
 	ticks   uint64
+	cdepth  int // nested pcall/xpcall/resume: Lua's C call depth
+	threads int // coroutines created by the running script
 
 	cjson cjsonConfig
 	null  *glua.LUserData // cjson.null
@@ -141,11 +144,14 @@ func New(kind Kind, opts Options) *State {
 		SkipOpenLibs: true,
 		// Lua 5.1 allows deep recursion (LUAI_MAXCALLS) and 8000 stack
 		// slots for a C call (unpack of 7999 values must work).
-		CallStackSize:       20000,
+		// Frames above maxCallDepth are refused by the hook (tick), so
+		// the error handler always has room to run.
+		CallStackSize:       maxCallDepth + 1000,
 		MinimizeStackMemory: true,
-		RegistrySize:        1024 * 4,
-		RegistryMaxSize:     1024 * 256,
-		RegistryGrowStep:    1024 * 4,
+		// Small to start with: every coroutine is an LState of its own.
+		RegistrySize:     256,
+		RegistryMaxSize:  1024 * 256,
+		RegistryGrowStep: 1024,
 	})
 	st := &State{
 		L:         L,
@@ -254,6 +260,7 @@ func (st *State) installBaseOverrides(g *glua.LTable) {
 	// reaches the script as its message, as in Redis 7.
 	g.RawSetString("pcall", L.NewFunction(func(L *glua.LState) int {
 		L.CheckAny(1)
+		defer st.enterCCall(L)()
 		nargs := L.GetTop() - 1
 		if err := L.PCall(nargs, glua.MultRet, nil); err != nil {
 			L.Push(glua.LFalse)
@@ -282,6 +289,11 @@ func (st *State) installBaseOverrides(g *glua.LTable) {
 		}
 		L.Error(obj, 0)
 		return 0
+	}))
+	xpcall := g.RawGetString("xpcall").(*glua.LFunction)
+	g.RawSetString("xpcall", L.NewFunction(func(L *glua.LState) int {
+		defer st.enterCCall(L)()
+		return xpcall.GFunction(L)
 	}))
 	collect := func(L *glua.LState) int {
 		opt := L.OptString(1, "collect")
@@ -469,23 +481,36 @@ func cInteger(f float64) int64 {
 func (st *State) installCoroutines(co *glua.LTable) {
 	L := st.L
 	newThread := func(L *glua.LState) *glua.LState {
+		st.countThread(L)
 		th, _ := L.NewThread()
 		th.SetContext(&hookCtx{st: st, L: th})
 		return th
 	}
 	create := co.RawGetString("create").(*glua.LFunction)
 	co.RawSetString("create", L.NewFunction(func(L *glua.LState) int {
+		st.countThread(L)
 		n := create.GFunction(L)
 		if th, ok := L.Get(-1).(*glua.LState); ok {
 			th.SetContext(&hookCtx{st: st, L: th})
 		}
 		return n
 	}))
+	resume := co.RawGetString("resume").(*glua.LFunction)
+	co.RawSetString("resume", L.NewFunction(func(L *glua.LState) int {
+		if st.cdepth >= maxCCalls {
+			L.Push(glua.LFalse)
+			L.Push(glua.LString("C stack overflow"))
+			return 2
+		}
+		defer st.enterCCall(L)()
+		return resume.GFunction(L)
+	}))
 	co.RawSetString("wrap", L.NewFunction(func(L *glua.LState) int {
 		fn := L.CheckFunction(1)
 		th := newThread(L)
 		started := false
 		L.Push(L.NewFunction(func(L *glua.LState) int {
+			defer st.enterCCall(L)()
 			args := make([]glua.LValue, L.GetTop())
 			for i := range args {
 				args[i] = L.Get(i + 1)
@@ -511,6 +536,46 @@ func (st *State) installCoroutines(co *glua.LTable) {
 		return 1
 	}))
 }
+
+// enterCCall counts a call that nests through Go (Lua's nCcalls) and
+// returns its end; past maxCCalls it raises "C stack overflow".
+func (st *State) enterCCall(L *glua.LState) func() {
+	if st.cdepth >= maxCCalls {
+		L.Error(glua.LString("C stack overflow"), 0)
+	}
+	st.cdepth++
+	return func() { st.cdepth-- }
+}
+
+// countThread refuses a script's coroutine beyond maxCoroutines.
+func (st *State) countThread(L *glua.LState) {
+	st.threads++
+	if st.threads > maxCoroutines {
+		raisef(L, "too many coroutines (%d)", maxCoroutines)
+	}
+}
+
+// frameDepth is the number of call frames of L (gopher-lua keeps it in
+// an unexported field; read through reflection).
+func frameDepth(L *glua.LState) int {
+	cf := reflect.ValueOf(L).Elem().FieldByIndex(currentFrameField)
+	if cf.IsNil() {
+		return 0
+	}
+	return int(cf.Elem().FieldByIndex(frameIdxField).Int())
+}
+
+var currentFrameField, frameIdxField = func() ([]int, []int) {
+	f, ok := reflect.TypeOf(glua.LState{}).FieldByName("currentFrame")
+	if !ok {
+		panic("gopher-lua: LState has no currentFrame")
+	}
+	idx, ok := f.Type.Elem().FieldByName("Idx")
+	if !ok {
+		panic("gopher-lua: callFrame has no Idx")
+	}
+	return f.Index, idx.Index
+}()
 
 // errorObject is the Lua value an error carries.
 func errorObject(err error) glua.LValue {
@@ -548,6 +613,15 @@ var _ context.Context = (*hookCtx)(nil)
 // checks.
 const hookInterval = 1 << 11
 
+// Limits of Lua 5.1: LUAI_MAXCALLS frames ("stack overflow") and
+// LUAI_MAXCCALLS nested calls through C ("C stack overflow"), and a
+// bound on the coroutines a script creates (each is an interpreter).
+const (
+	maxCallDepth  = 20000
+	maxCCalls     = 200
+	maxCoroutines = 1000
+)
+
 func (st *State) tick(L *glua.LState) {
 	st.ticks++
 	run := st.run
@@ -555,6 +629,11 @@ func (st *State) tick(L *glua.LState) {
 		// Once killed, every instruction raises, so pcall cannot keep
 		// the script alive (Redis switches its hook to every line).
 		st.raiseKilled(L)
+	}
+	// A call takes a few instructions: checking every 64 catches deep
+	// recursion well within the call stack's headroom.
+	if st.ticks%64 == 0 && frameDepth(L) >= maxCallDepth {
+		L.RaiseError("stack overflow")
 	}
 	if st.ticks%hookInterval != 0 {
 		return
