@@ -79,6 +79,7 @@ export function CreateDatabase() {
           <Field label="Plan" error={fe('plan')}>
             {(p) => (
               <select {...p} name="plan" value={plan} onChange={(e) => choosePlan(e.currentTarget.value)}>
+                <option value="">Smallest plan that fits</option>
                 {plans.map((x) => (
                   <option key={x.name} value={x.name}>
                     {x.name} — up to {x.memory_mb} MB
@@ -98,7 +99,8 @@ export function CreateDatabase() {
               <div><dt>Databases</dt><dd>{selected.max_databases || 'unlimited'}</dd></div>
             </dl>
           )}
-          <Field label="Memory (MB)" error={fe('memory_mb')} hint={selected ? `At most ${selected.memory_mb} MB, at least 8 MB per shard.` : undefined}>
+          <Field label="Memory (MB)" error={fe('memory_mb')}
+            hint={selected ? `At most ${selected.memory_mb} MB, at least 8 MB per shard.` : 'The smallest plan with this much memory, these shards and replicas is chosen.'}>
             {(p) => (
               <input {...p} name="memory_mb" type="number" inputMode="numeric" min={1} max={selected?.memory_mb}
                 value={memory} onInput={(e) => setMemory(e.currentTarget.value)} />

@@ -86,6 +86,25 @@ describe('CreateDatabase', () => {
   });
 });
 
+describe('CreateDatabase without a plan', () => {
+  it('lets the API pick the smallest plan that fits and opens the new database', async () => {
+    const calls = mockFetch({
+      'GET /v1/plans': { status: 200, body: { plans } },
+      'POST /v1/databases': { status: 202, body: { ...db, id: 'db_new', status: 'provisioning' } },
+    });
+    render(<CreateDatabase />);
+    fireEvent.change(await screen.findByLabelText('Plan'), { target: { value: '' } });
+    expect(screen.queryByLabelText(/Limits of the/)).toBeNull();
+    fireEvent.input(screen.getByLabelText('Name'), { target: { value: 'auto' } });
+    fireEvent.input(screen.getByLabelText('Memory (MB)'), { target: { value: '200' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Create database' }));
+    await waitFor(() => expect(window.location.hash).toBe('#/databases/db_new'));
+    const body = calls.at(-1)!.body as Record<string, unknown>;
+    expect(body.plan).toBeUndefined();
+    expect(body.memory_mb).toBe(200);
+  });
+});
+
 describe('Database', () => {
   it('masks the password until revealed and copies the full URL', async () => {
     mockFetch({
