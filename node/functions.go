@@ -734,6 +734,7 @@ var functionHelp = []string{
 func functionHelpCommand(s *Server, c *Client, args [][]byte) { replyHelp(c, args[0], functionHelp) }
 
 func fcallCommand(s *Server, c *Client, args [][]byte) {
+	s.feedMonitors(c, c.db.id, args)
 	st := s.scripting()
 	f := st.functions.lookup(string(args[1]))
 	if f == nil {

@@ -70,12 +70,17 @@ type scriptingState struct {
 	rand       *lua.Rand48 // math.random's generator, shared as in Redis
 	functions  *functionsState
 	run        *scriptRun // the script running now, if any
+	// looked is the script the interceptor found for the EVAL about to
+	// run (Redis's c->cur_script), so the body is hashed once.
+	lookedArg  []byte
+	looked     *evalScript
 	evalClient *Client
 	fnClient   *Client
 }
 
 // evalScript is a script of the EVAL cache.
 type evalScript struct {
+	sha      string
 	body     []byte
 	flags    scriptFlags
 	compiled *lua.Script
@@ -244,7 +249,7 @@ func (s *Server) createScript(body []byte) (string, string) {
 	if cerr != nil {
 		return "", "ERR Error compiling script (new function): " + cerr.Error()
 	}
-	st.scripts[sha] = &evalScript{body: append([]byte(nil), body...), flags: flags, compiled: compiled}
+	st.scripts[sha] = &evalScript{sha: sha, body: append([]byte(nil), body...), flags: flags, compiled: compiled}
 	st.scriptsMem += int64(len(body)) + 40
 	return sha, ""
 }
@@ -294,11 +299,16 @@ func canonicalInt(b []byte) bool {
 	return true
 }
 
+// EVAL and FCALL are not fed to MONITOR after they ran, as commands are:
+// Redis shows them before the commands their script runs.
+
 func evalCommand(s *Server, c *Client, args [][]byte) {
+	s.feedMonitors(c, c.db.id, args)
 	s.evalGeneric(c, args, false)
 }
 
 func evalShaCommand(s *Server, c *Client, args [][]byte) {
+	s.feedMonitors(c, c.db.id, args)
 	if len(args[1]) != 40 {
 		c.Error(errNoScript)
 		return
@@ -312,7 +322,11 @@ func (s *Server) evalGeneric(c *Client, args [][]byte, sha bool) {
 		return
 	}
 	st := s.scripting()
-	script := st.cachedScript(args[1], sha)
+	script := st.looked
+	if script == nil || len(st.lookedArg) != len(args[1]) || len(args[1]) == 0 || &st.lookedArg[0] != &args[1][0] {
+		script = st.cachedScript(args[1], sha)
+	}
+	st.looked, st.lookedArg = nil, nil
 	if script == nil {
 		if sha {
 			c.Error(errNoScript)
@@ -325,7 +339,7 @@ func (s *Server) evalGeneric(c *Client, args [][]byte, sha bool) {
 		}
 		script = st.scripts[digest]
 	}
-	name := lua.SHA1Hex(script.body)
+	name := script.sha
 	ro := strings.HasSuffix(strings.ToLower(string(args[0])), "_ro")
 	run, ok := s.prepareScriptRun(c, st.evalFakeClient(s), name, script.flags, ro, true, args)
 	if !ok {
@@ -675,7 +689,11 @@ func (s *Server) scriptYielding() bool {
 // scriptInterceptor runs before every command: the busy-script check,
 // then the checks of a script command's declared flags.
 func scriptInterceptor(s *Server, c *Client, cmd *command, args [][]byte) bool {
-	if run := s.scripting().run; run != nil && run.timedOut {
+	st := s.scripting()
+	// What the previous command looked up is stale: request buffers are
+	// reused, so only this command's own lookup may reach its handler.
+	st.looked, st.lookedArg = nil, nil
+	if run := st.run; run != nil && run.timedOut {
 		return busyScript(s, c, cmd, run)
 	}
 	return scriptFlagsInterceptor(s, c, cmd, args)
@@ -745,7 +763,9 @@ func scriptFlagsInterceptor(s *Server, c *Client, cmd *command, args [][]byte) b
 // evalDeclaredFlags is Redis's evalGetCommandFlags: the flags of a
 // cached script, or of a new script's shebang.
 func (s *Server) evalDeclaredFlags(arg []byte, sha bool) (scriptFlags, bool) {
-	if sc := s.scripting().cachedScript(arg, sha); sc != nil {
+	st := s.scripting()
+	if sc := st.cachedScript(arg, sha); sc != nil {
+		st.looked, st.lookedArg = sc, arg
 		return sc.flags, sc.flags&scriptEvalCompat == 0
 	}
 	if sha {
