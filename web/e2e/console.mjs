@@ -160,6 +160,17 @@ try {
   if (refresh.status !== 401) throw new Error(`the refresh token still works after log-out: ${refresh.status}`);
   const status = await page.evaluate(async () => (await fetch('/v1/me')).status);
   if (status !== 401) throw new Error(`GET /v1/me from the page after log-out: ${status}, want 401`);
+  // Keyboard only: from the focused heading, Tab reaches the e-mail and
+  // the password fields in order, and Enter logs in; the next page's
+  // heading takes the focus.
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('console@example.com');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('a long enough password');
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Databases' }).waitFor();
+  const focused = await page.evaluate(() => document.activeElement?.textContent);
+  if (focused !== 'Databases') throw new Error(`focus after log-in is on ${JSON.stringify(focused)}, want the page heading`);
   await tell('DONE');
 } catch (e) {
   failed = true;
