@@ -473,7 +473,9 @@ func (s *Server) prepareScriptRun(c *Client, fake *Client, name string, flags sc
 	}
 	// A script's effects propagate as one transaction when there are
 	// several (Redis 7.0 replicates scripts by effects); inside EXEC the
-	// transaction already wraps them.
+	// transaction already wraps them. When the engine batches what a
+	// top-level command propagates (multi.go), nothing reaches this
+	// collector and the batch does the wrapping.
 	if s.hooks.propagate != nil && s.connState().callDepth <= 1 {
 		run.prevPropagate = s.hooks.propagate
 		run.wrapsPropagate = true
@@ -562,7 +564,16 @@ func (r *scriptRun) Call(argv [][]byte) ([]byte, string) {
 		r.writeDirty = true
 	}
 	fc.out = fc.out[:0]
-	s.call(fc, cmd, argv)
+	if r.replFlags == lua.ReplNone && s.hooks.propagate != nil {
+		// redis.set_repl(redis.REPL_NONE): the command's effects reach
+		// neither the AOF nor replicas.
+		saved := s.hooks.propagate
+		s.hooks.propagate = nil
+		s.call(fc, cmd, argv)
+		s.hooks.propagate = saved
+	} else {
+		s.call(fc, cmd, argv)
+	}
 	return fc.out, ""
 }
 
