@@ -244,9 +244,19 @@ const takeOwnMin = 64 << 10
 func (g *protoGuard) takeRequests(dst [][][]byte) [][][]byte {
 	b := g.out[g.opos:g.boundary]
 	own := g.opos == 0 && g.boundary == len(g.out) && len(b) >= takeOwnMin
+	// The argument lists of the batch share slabs sized to them, one
+	// allocation for many requests; a list kept by a handler (MULTI
+	// queue) keeps its slab, at most argSlab entries.
+	left := countArgs(b)
+	var slab [][]byte
 	for len(b) > 0 {
 		n, i := canonicalLen(b, 1) // b[0] is '*'
-		args := make([][]byte, n)
+		if len(slab) < n {
+			slab = make([][]byte, max(n, min(left, argSlab)))
+		}
+		args := slab[:n:n]
+		slab = slab[n:]
+		left -= n
 		size := 0
 		for k := range args {
 			l, j := canonicalLen(b, i+1) // b[i] is '$'
@@ -274,6 +284,24 @@ func (g *protoGuard) takeRequests(dst [][][]byte) [][][]byte {
 	}
 	g.qbLen.Store(g.queryLen())
 	return dst
+}
+
+// argSlab bounds the shared argument-list slabs of takeRequests.
+const argSlab = 256
+
+// countArgs is the number of arguments of the canonical requests in b.
+func countArgs(b []byte) int {
+	total := 0
+	for len(b) > 0 {
+		n, i := canonicalLen(b, 1)
+		for k := 0; k < n; k++ {
+			l, j := canonicalLen(b, i+1)
+			i = j + l + 2
+		}
+		total += n
+		b = b[i:]
+	}
+	return total
 }
 
 // canonicalLen reads the decimal at b[i:] of a canonical request, which
