@@ -85,6 +85,11 @@ func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger
 	}
 	s := New(cfg, logger)
 	s.ext[logLevelExt] = level
+	// One shard owns the process: its maxmemory bounds the Go heap too
+	// (memory.go), unless the operator set GOMEMLIMIT.
+	if cfg.MaxMemory > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		SetProcessMemoryLimit(cfg.MaxMemory)
+	}
 	if err := s.LoadData(); err != nil { // persistence.go
 		return err
 	}
