@@ -454,5 +454,9 @@ func (s *Server) debugLoadAOF() error {
 		s.emptyDB(db, false)
 	}
 	s.flushFunctionLibraries()
-	return s.loadAOF()
+	if err := s.loadAOF(); err != nil {
+		return err
+	}
+	s.dirty = 0 // the data is what the files hold: nothing to save
+	return nil
 }
