@@ -17,7 +17,21 @@ import (
 
 // denyCommand refuses a command that would break isolation.
 func denyCommand(c *client, r *request) {
+	if c.p.opts.Unrestricted && r.info != nil && !streamingCommand(r.info.name) {
+		c.broadcast(r, mergeFirst)
+		return
+	}
 	c.replyError(errNotAllowed(r.name()))
+}
+
+// streamingCommand: commands that turn a connection into a stream the
+// proxy cannot multiplex; refused even when unrestricted.
+func streamingCommand(name string) bool {
+	switch name {
+	case "monitor", "sync", "psync", "replconf":
+		return true
+	}
+	return false
 }
 
 // debugAllowed lists the DEBUG subcommands a tenant may run: they look
@@ -40,7 +54,7 @@ func debugAllowed(args [][]byte) bool {
 // debugCommand runs the allowed DEBUG subcommands: those naming a key on
 // the key's shard, the others on every shard.
 func debugCommand(c *client, r *request) {
-	if !debugAllowed(r.args) {
+	if !debugAllowed(r.args) && !(c.p.opts.Unrestricted && len(r.args) > 1) {
 		sub := ""
 		if len(r.args) > 1 {
 			sub = " " + strings.ToLower(string(r.args[1]))
@@ -188,6 +202,10 @@ func memoryCommand(c *client, r *request) {
 		c.broadcast(r, mergeFirst)
 	case "memory|malloc-stats":
 		// The allocator is the node process's, shared with other tenants.
+		if c.p.opts.Unrestricted {
+			c.sendTo(0, r.raw)
+			return
+		}
 		denyCommand(c, r)
 	case "memory|usage":
 		c.forward(r)
@@ -257,13 +275,17 @@ func configHidden(name string) bool {
 func configCommand(c *client, r *request) {
 	switch r.cmd.Name {
 	case "config|get":
+		if c.p.opts.Unrestricted {
+			c.sendTo(0, r.raw)
+			return
+		}
 		c.fanout([]int{0}, [][]byte{r.raw}, filterConfigGet)
 	case "config|set":
 		if len(r.args)%2 != 0 {
 			c.replyError("ERR wrong number of arguments for 'config|set' command")
 			return
 		}
-		for i := 2; i < len(r.args); i += 2 {
+		for i := 2; i < len(r.args) && !c.p.opts.Unrestricted; i += 2 {
 			name := strings.ToLower(string(r.args[i]))
 			if !configSettable[name] {
 				c.replyError(fmt.Sprintf("ERR CONFIG SET '%s' is not allowed through the Keyfleet proxy", name))
@@ -368,6 +390,10 @@ func clusterCommand(c *client, r *request) {
 // section the proxy's own, and the host, process and replication topology
 // left out.
 func infoCommand(c *client, r *request) {
+	if c.p.opts.Unrestricted && len(c.route.shards) == 1 {
+		c.sendTo(0, r.raw)
+		return
+	}
 	c.broadcast(r, mergeInfo)
 }
 

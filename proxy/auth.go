@@ -235,11 +235,18 @@ func (c *client) switchProto(proto int) string {
 	return ""
 }
 
-// pingCommand answers locally: PONG, or its argument; in a RESP2
-// subscribed context Redis answers an array.
+// pingCommand: an authenticated PING goes to the first shard, so that it
+// answers what the shard would (BUSY while a script runs, LOADING) and a
+// health check through the proxy checks the shard too. Before AUTH, and in
+// a RESP2 subscribed context, the proxy answers: PONG or its argument, or
+// Redis's subscribed-context array.
 func pingCommand(c *client, r *request) {
 	if len(r.args) > 2 {
 		c.replyError("ERR wrong number of arguments for 'ping' command")
+		return
+	}
+	if c.db != nil && !(c.proto == 2 && c.subscribed()) {
+		c.sendTo(0, r.raw)
 		return
 	}
 	if c.proto == 2 && c.subscribed() {

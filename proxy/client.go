@@ -171,6 +171,7 @@ const (
 
 func (c *client) run() {
 	c.conn.SetReadDeadline(time.Now().Add(c.p.opts.AuthTimeout))
+	c.bindDefault()
 	for !c.quit {
 		cmds, err := c.read()
 		if err != nil {

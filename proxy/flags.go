@@ -37,6 +37,7 @@ func ParseFlags(args []string, lookup func(string) (string, bool)) (Options, err
 	fs.StringVar(&o.TLSCert, "tls-cert", "", "PEM certificate: serve TLS (with --tls-key)")
 	fs.StringVar(&o.TLSKey, "tls-key", "", "PEM private key for --tls-cert")
 	fs.StringVar(&o.DefaultDatabase, "insecure-default-database", "", "serve connections that do not AUTH as this database (test suites on a trusted network only)")
+	fs.BoolVar(&o.Unrestricted, "insecure-unrestricted", false, "pass CONFIG, DEBUG and admin commands through (with --routes-file only; for Redis's test suite, never for tenants)")
 	fs.StringVar(&o.ID, "id", "", "proxy name in usage reports (default host/listen address)")
 	fs.StringVar(&o.Advertise, "advertise", "", "host:port CLUSTER SLOTS announces (default: the address a client connected to)")
 	fs.StringVar(&o.MetricsListen, "metrics-listen", "", "serve Prometheus /metrics on this address")

@@ -66,6 +66,13 @@ type Options struct {
 	// trusted network only: it bypasses authentication.
 	DefaultDatabase string
 
+	// Unrestricted lifts the isolation rules (CONFIG, DEBUG, INFO
+	// filtering, administrative commands pass through; MONITOR and
+	// replication commands stay refused). Only with RoutesFile: it is
+	// for running Redis's own test suite through the proxy against a
+	// backend of its own, never for tenants.
+	Unrestricted bool
+
 	// ID names this proxy in usage reports and CLUSTER replies (default:
 	// the host name and the listen address).
 	ID string
@@ -181,6 +188,9 @@ func New(opts Options) (*Proxy, error) {
 	opts.setDefaults()
 	if opts.ControlPlane == "" && opts.RoutesFile == "" {
 		return nil, errors.New("proxy: a control plane URL (or a routes file) is required")
+	}
+	if opts.Unrestricted && (opts.RoutesFile == "" || opts.ControlPlane != "") {
+		return nil, errors.New("proxy: unrestricted mode needs a routes file and no control plane")
 	}
 	ln := opts.Listener
 	if ln == nil {

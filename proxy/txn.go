@@ -97,7 +97,8 @@ func (c *client) txnQueue(r *request) {
 		c.txnSelect(r)
 		return
 	}
-	if r.info != nil && r.info.handler != nil && !c.txnForwardable(r.info.name) {
+	if r.info != nil && r.info.handler != nil && !c.txnForwardable(r.info.name) &&
+		!(c.p.opts.Unrestricted && len(c.route.shards) == 1 && !streamingCommand(r.info.name)) {
 		c.replyError(fmt.Sprintf("ERR command '%s' is not allowed inside MULTI through the Keyfleet proxy", r.name()))
 		t.dirty = true
 		return
