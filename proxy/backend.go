@@ -498,6 +498,12 @@ func (bc *backendConn) deliver(reply []byte) bool {
 			}
 			return true
 		}
+	default:
+		if reply[0] == '>' {
+			// Nothing asks a pooled connection for pushes; one that
+			// arrives anyway must not be taken for a reply.
+			return true
+		}
 	}
 	s := bc.pop()
 	if s == nil {

@@ -47,14 +47,15 @@ func (c *client) subConn(i int) (*backendConn, error) {
 // client's reply is the confirmations of speaker (expect of them); the
 // others are awaited and dropped. Pushes arriving meanwhile are held and
 // written right after the reply, so no message overtakes its
-// subscription's confirmation.
-func (c *client) pubsubSend(raw []byte, shards []int, speaker, expect int) {
+// subscription's confirmation. It returns false (and answers an error)
+// when a shard cannot be reached.
+func (c *client) pubsubSend(raw []byte, shards []int, speaker, expect int) bool {
 	conns := make([]*backendConn, len(shards))
 	for k, i := range shards {
 		bc, err := c.subConn(i)
 		if err != nil {
 			c.replyError(errUnavailable + err.Error())
-			return
+			return false
 		}
 		conns[k] = bc
 	}
@@ -86,6 +87,7 @@ func (c *client) pubsubSend(raw []byte, shards []int, speaker, expect int) {
 		e.children = append(e.children, ch)
 		c.send(conns[k], raw, ch)
 	}
+	return true
 }
 
 func allShards(n int) []int {
@@ -103,13 +105,15 @@ func subscribeCommand(c *client, r *request) {
 	if pattern {
 		set = &c.patterns
 	}
+	if !c.pubsubSend(r.raw, allShards(len(c.route.shards)), 0, len(r.args)-1) {
+		return
+	}
 	if *set == nil {
 		*set = make(map[string]struct{})
 	}
 	for _, ch := range r.args[1:] {
 		(*set)[string(ch)] = struct{}{}
 	}
-	c.pubsubSend(r.raw, allShards(len(c.route.shards)), 0, len(r.args)-1)
 }
 
 // unsubscribeCommand: UNSUBSCRIBE and PUNSUBSCRIBE. A client that never
@@ -169,13 +173,15 @@ func ssubscribeCommand(c *client, r *request) {
 		c.replyError(msg)
 		return
 	}
+	if !c.pubsubSend(r.raw, []int{sh}, sh, len(r.args)-1) {
+		return
+	}
 	if c.schannels == nil {
 		c.schannels = make(map[string]int)
 	}
 	for _, ch := range r.args[1:] {
 		c.schannels[string(ch)] = sh
 	}
-	c.pubsubSend(r.raw, []int{sh}, sh, len(r.args)-1)
 }
 
 // sunsubscribeCommand: SUNSUBSCRIBE on the shard of the channels, or, with

@@ -416,6 +416,9 @@ func (c *client) syncRoute() bool {
 	}
 	old := c.route
 	c.route = rt
+	if old != nil && old.limits.MaxRequestBytes != rt.limits.MaxRequestBytes {
+		c.rd.SetLimits(c.maxRequest()+1<<10, maxBulk, false)
+	}
 	n := len(rt.shards)
 	c.pooled = make([]*backendConn, n)
 	ded, subs := make([]*backendConn, n), make([]*backendConn, n)

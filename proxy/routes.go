@@ -144,11 +144,16 @@ func (p *Proxy) applyRoutes(rt *wire.Routes) {
 		old := db.route.Load()
 		r, err := p.buildRoute(dr, db, old)
 		if err != nil {
-			p.log.Error("route rejected; database not served", "database", dr.ID, "err", err)
-			continue
+			if old == nil {
+				p.log.Error("route rejected; database not served", "database", dr.ID, "err", err)
+				continue
+			}
+			// A bad update must not cut off a database that works.
+			p.log.Error("route rejected; keeping the database's previous route", "database", dr.ID, "err", err)
+			r = old
 		}
 		seen[dr.ID] = true
-		if old != nil {
+		if old != nil && r != old {
 			if old.digest != r.digest {
 				kick = append(kick, db.clientList()...)
 			}

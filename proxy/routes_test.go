@@ -85,6 +85,24 @@ func TestRouteChangeClosesRevoked(t *testing.T) {
 	y.expectPrefix("-WRONGPASS", "AUTH", "y", "py")
 }
 
+// TestBadRouteKeepsPrevious: an invalid update for a database does not
+// cut it off; a new database with an invalid route is not served.
+func TestBadRouteKeepsPrevious(t *testing.T) {
+	tp, srv := oneShard(t, wire.Limits{}, nil)
+	r := tp.raw(t)
+	r.expect("+OK\r\n", "AUTH", "db1", "pw1")
+	bad := routeFor("db1", "pw1", wire.Limits{}, srv)
+	bad.Shards[0].Primary = ""
+	fresh := routeFor("new", "pn", wire.Limits{}, srv)
+	fresh.PasswordDigest = "not hex"
+	tp.cp.setRoutes(bad, fresh)
+	tp.waitRoutes(t)
+	r.expect("+OK\r\n", "SET", "still", "served")
+	n := tp.raw(t)
+	n.expectPrefix("-WRONGPASS", "AUTH", "new", "pn")
+	n.expect("+OK\r\n", "AUTH", "db1", "pw1")
+}
+
 // TestControlPlaneDown: the last good routes keep being served.
 func TestControlPlaneDown(t *testing.T) {
 	tp, _ := oneShard(t, wire.Limits{}, nil)
