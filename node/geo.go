@@ -635,14 +635,131 @@ func georadiusGeneric(s *Server, c *Client, args [][]byte, srcKeyIndex int, flag
 	c.Int(int64(returned))
 }
 
-// geoSort orders the results by distance, ascending or descending, so
-// that at least the first n are in place (Redis sorts all of them with
-// qsort, or the first n with its partial quicksort).
+// geoSort orders the results by distance, ascending or descending, as
+// Redis does: all of them with glibc's qsort (a stable merge sort), or
+// only the first n with Redis's partial quicksort (pqsort.c), whose
+// placement of equal distances this reproduces.
 func geoSort(ga []geoPoint, n int, desc bool) {
-	less := func(i, j int) bool { return ga[i].dist < ga[j].dist }
-	if desc {
-		less = func(i, j int) bool { return ga[i].dist > ga[j].dist }
+	cmp := func(i, j int) int {
+		a, b := ga[i].dist, ga[j].dist
+		r := 0
+		if a > b {
+			r = 1
+		} else if a < b {
+			r = -1
+		}
+		if desc {
+			return -r
+		}
+		return r
 	}
-	sort.SliceStable(ga, less)
-	_ = n
+	if n == len(ga) {
+		sort.SliceStable(ga, func(i, j int) bool { return cmp(i, j) < 0 })
+		return
+	}
+	geoPQSort(ga, 0, len(ga), cmp, 0, n-1)
+}
+
+// geoPQSort is Redis's pqsort over ga[a:a+n]: the Bentley-McIlroy
+// quicksort of BSD's qsort that only recurses into partitions overlapping
+// the elements lrange..rrange.
+func geoPQSort(ga []geoPoint, a, n int, cmp func(i, j int) int, lrange, rrange int) {
+	swap := func(i, j int) { ga[i], ga[j] = ga[j], ga[i] }
+	vecswap := func(i, j, k int) {
+		for ; k > 0; k-- {
+			swap(i, j)
+			i++
+			j++
+		}
+	}
+	med3 := func(x, y, z int) int {
+		if cmp(x, y) < 0 {
+			if cmp(y, z) < 0 {
+				return y
+			}
+			if cmp(x, z) < 0 {
+				return z
+			}
+			return x
+		}
+		if cmp(y, z) > 0 {
+			return y
+		}
+		if cmp(x, z) < 0 {
+			return x
+		}
+		return z
+	}
+	outside := func(lo, hi int) bool {
+		return (lrange < lo && rrange < lo) || (lrange > hi && rrange > hi)
+	}
+	for {
+		if n < 7 {
+			for pm := a + 1; pm < a+n; pm++ {
+				for pl := pm; pl > a && cmp(pl-1, pl) > 0; pl-- {
+					swap(pl, pl-1)
+				}
+			}
+			return
+		}
+		pm := a + n/2
+		if n > 7 {
+			pl, pn := a, a+n-1
+			if n > 40 {
+				d := n / 8
+				pl = med3(pl, pl+d, pl+2*d)
+				pm = med3(pm-d, pm, pm+d)
+				pn = med3(pn-2*d, pn-d, pn)
+			}
+			pm = med3(pl, pm, pn)
+		}
+		swap(a, pm)
+		pa, pb := a+1, a+1
+		pc, pd := a+n-1, a+n-1
+		for {
+			for pb <= pc {
+				r := cmp(pb, a)
+				if r > 0 {
+					break
+				}
+				if r == 0 {
+					swap(pa, pb)
+					pa++
+				}
+				pb++
+			}
+			for pb <= pc {
+				r := cmp(pc, a)
+				if r < 0 {
+					break
+				}
+				if r == 0 {
+					swap(pc, pd)
+					pd--
+				}
+				pc--
+			}
+			if pb > pc {
+				break
+			}
+			swap(pb, pc)
+			pb++
+			pc--
+		}
+		pn := a + n
+		r := min(pa-a, pb-pa)
+		vecswap(a, pb-r, r)
+		r = min(pd-pc, pn-pd-1)
+		vecswap(pb, pn-r, r)
+		if r = pb - pa; r > 1 && !outside(a, a+r-1) {
+			geoPQSort(ga, a, r, cmp, lrange, rrange)
+		}
+		if r = pd - pc; r > 1 {
+			a, n = pn-r, r
+			if !outside(a, a+r-1) {
+				continue
+			}
+		}
+		return
+	}
 }

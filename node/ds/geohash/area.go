@@ -34,14 +34,16 @@ func LatDistance(lat1, lat2 float64) float64 {
 // Redis computes it (a shortcut when the longitudes are equal).
 func Distance(long1, lat1, long2, lat2 float64) float64 {
 	long1r, long2r := degRad(long1), degRad(long2)
-	v := math.Sin((long2r - long1r) / 2)
+	v := sin((long2r - long1r) / 2)
 	if v == 0 {
 		return LatDistance(lat1, lat2)
 	}
 	lat1r, lat2r := degRad(lat1), degRad(lat2)
-	u := math.Sin((lat2r - lat1r) / 2)
-	a := u*u + math.Cos(lat1r)*math.Cos(lat2r)*v*v
-	return 2.0 * EarthRadius * math.Asin(math.Sqrt(a))
+	u := sin((lat2r - lat1r) / 2)
+	// The conversions keep each product rounded as in C (no fused
+	// multiply-add).
+	a := float64(u*u) + float64(float64(float64(cos(lat1r)*cos(lat2r))*v)*v)
+	return 2.0 * EarthRadius * asin(math.Sqrt(a))
 }
 
 // Within reports whether the point (long, lat) is inside the shape, and
@@ -102,8 +104,8 @@ func (sh *Shape) BoundingBox() [4]float64 {
 		width = sh.Conversion * (sh.Width / 2)
 	}
 	latDelta := radDeg(height / EarthRadius)
-	longDeltaTop := radDeg(width / EarthRadius / math.Cos(degRad(sh.Lat+latDelta)))
-	longDeltaBottom := radDeg(width / EarthRadius / math.Cos(degRad(sh.Lat-latDelta)))
+	longDeltaTop := radDeg(width / EarthRadius / cos(degRad(sh.Lat+latDelta)))
+	longDeltaBottom := radDeg(width / EarthRadius / cos(degRad(sh.Lat-latDelta)))
 	// The hemispheres widen towards opposite poles.
 	var b [4]float64
 	if sh.Lat < 0 {
@@ -142,7 +144,7 @@ func CoverShape(sh *Shape) Cover {
 	if sh.Type == Circle {
 		radius = sh.Radius
 	} else {
-		radius = math.Sqrt((sh.Width/2)*(sh.Width/2) + (sh.Height/2)*(sh.Height/2))
+		radius = math.Sqrt(float64((sh.Width/2)*(sh.Width/2)) + float64((sh.Height/2)*(sh.Height/2)))
 	}
 	radius *= sh.Conversion
 	steps := EstimateSteps(radius, sh.Lat)

@@ -122,10 +122,12 @@ func Decode(longR, latR Range, h Bits) (Area, bool) {
 	longScale := longR.Max - longR.Min
 	div := float64(uint64(1) << h.Step)
 	a := Area{Hash: h}
-	a.Latitude.Min = latR.Min + (float64(ilat)*1.0/div)*latScale
-	a.Latitude.Max = latR.Min + (float64(ilat+1)*1.0/div)*latScale
-	a.Longitude.Min = longR.Min + (float64(ilong)*1.0/div)*longScale
-	a.Longitude.Max = longR.Min + (float64(ilong+1)*1.0/div)*longScale
+	// The conversions keep each product rounded as in C (no fused
+	// multiply-add).
+	a.Latitude.Min = latR.Min + float64((float64(ilat)*1.0/div)*latScale)
+	a.Latitude.Max = latR.Min + float64((float64(ilat+1)*1.0/div)*latScale)
+	a.Longitude.Min = longR.Min + float64((float64(ilong)*1.0/div)*longScale)
+	a.Longitude.Max = longR.Min + float64((float64(ilong+1)*1.0/div)*longScale)
 	return a, true
 }
 
