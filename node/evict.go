@@ -52,7 +52,7 @@ func (s *Server) evictState() *evictState {
 // from the primary are never refused (Redis: replicas obey their
 // primary), nor evicted for: a replica's data is its primary's.
 func evictInterceptor(s *Server, c *Client, cmd *command, args [][]byte) bool {
-	if s.cfg.MaxMemory <= 0 || c.flags&flagPrimary != 0 || s.isReplica() {
+	if s.cfg.MaxMemory <= 0 || c.flags&flagPrimary != 0 {
 		return false
 	}
 	ok := s.performEvictions()
@@ -109,7 +109,9 @@ func (s *Server) evictPolicy() evictPolicy {
 // true and cron continues it (EVICT_RUNNING).
 func (s *Server) performEvictions() bool {
 	limit := s.cfg.MaxMemory
-	if limit <= 0 || s.usedMemory() <= limit {
+	// A replica's data is its primary's: it evicts nothing of its own
+	// (replica-ignore-maxmemory, always on here).
+	if limit <= 0 || s.isReplica() || s.usedMemory() <= limit {
 		return true
 	}
 	st := s.evictState()

@@ -259,3 +259,27 @@ func TestEvictionTimeLimit(t *testing.T) {
 		t.Errorf("tenacity 20: %v", got)
 	}
 }
+
+// TestEvictBeforeScript: a write script over maxmemory runs after
+// eviction made room, as any denyoom command; under noeviction it is
+// refused.
+func TestEvictBeforeScript(t *testing.T) {
+	for _, tc := range []struct {
+		policy string
+		oom    bool
+	}{{"allkeys-lru", false}, {"noeviction", true}} {
+		t.Run(tc.policy, func(t *testing.T) {
+			_, rc := testServer(t, func(c *Config) { c.MaxMemoryPolicy = tc.policy })
+			ctx := context.Background()
+			for i := range 100 {
+				rc.Set(ctx, fmt.Sprint("k", i), strings.Repeat("x", 100), 0)
+			}
+			used := infoInt(t, rc, "memory", "used_memory")
+			rc.ConfigSet(ctx, "maxmemory", strconv.FormatInt(used-5000, 10))
+			err := rc.Eval(ctx, "return redis.call('set', KEYS[1], 'v')", []string{"new"}).Err()
+			if tc.oom != (err != nil && strings.HasPrefix(err.Error(), "OOM")) {
+				t.Fatalf("EVAL over maxmemory under %s: %v", tc.policy, err)
+			}
+		})
+	}
+}

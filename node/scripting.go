@@ -790,9 +790,10 @@ func (s *Server) evalDeclaredFlags(arg []byte, sha bool) (scriptFlags, bool) {
 }
 
 // overMaxmemory is Redis's pre-command OOM state: maxmemory is set and
-// used memory is above it (nothing here evicts to make room).
+// used memory is above it after evicting what the policy allows
+// (evict.go; this interceptor runs before the eviction one).
 func (s *Server) overMaxmemory() bool {
-	return s.cfg.MaxMemory > 0 && s.usedMemory() > s.cfg.MaxMemory
+	return s.cfg.MaxMemory > 0 && !s.performEvictions()
 }
 
 // readOnlyReplica reports whether writes from clients are refused
