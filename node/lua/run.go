@@ -28,7 +28,15 @@ func (st *State) Compile(body []byte) (*Script, error) {
 		return nil, &CompileError{Msg: compileMessage(err)}
 	}
 	fn.Env = st.env
+	noArgTable(fn)
 	return &Script{fn: fn}, nil
+}
+
+// noArgTable stops gopher-lua from building Lua 5.0's "arg" table on
+// every call of a chunk: Lua 5.1 never gives a main chunk one (its
+// "arg" is a global), and the table cost an allocation per script call.
+func noArgTable(fn *glua.LFunction) {
+	fn.Proto.IsVarArg &^= glua.VarArgNeedsArg
 }
 
 // Call runs a script: an EVAL script sees keys and args as the KEYS and
@@ -233,6 +241,7 @@ func (st *State) LoadLibrary(code []byte, timeout time.Duration) ([]*Function, e
 		return nil, fmt.Errorf("Error compiling function: %s", compileMessage(err))
 	}
 	fn.Env = st.env
+	noArgTable(fn)
 	st.envMeta.RawSetString("__index", st.libAPI)
 	lc := &loadCtx{start: time.Now(), timeout: timeout}
 	st.loading = lc

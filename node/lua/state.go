@@ -427,6 +427,7 @@ func (st *State) loadChunk(L *glua.LState, src, name string) int {
 		return 2
 	}
 	fn.Env = st.env
+	noArgTable(fn)
 	L.Push(fn)
 	return 1
 }
