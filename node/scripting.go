@@ -516,12 +516,13 @@ func (s *Server) endScriptRun(r *scriptRun) {
 		case 1:
 			r.prevPropagate(r.effects[0].dbid, r.effects[0].argv)
 		default:
-			db := r.effects[0].dbid
-			r.prevPropagate(db, [][]byte{[]byte("MULTI")})
+			// MULTI in the first command's database, EXEC in the last
+			// one's: no SELECT is needed around either.
+			r.prevPropagate(r.effects[0].dbid, [][]byte{[]byte("MULTI")})
 			for _, e := range r.effects {
 				r.prevPropagate(e.dbid, e.argv)
 			}
-			r.prevPropagate(db, [][]byte{[]byte("EXEC")})
+			r.prevPropagate(r.effects[len(r.effects)-1].dbid, [][]byte{[]byte("EXEC")})
 		}
 	}
 }

@@ -253,7 +253,7 @@ func TestScriptPropagation(t *testing.T) {
 		{"return redis.call('get', 'a')", nil},
 		{"redis.call('set', 'a', '1')", []string{"0:set a 1"}},
 		{"redis.call('set', 'a', '1') redis.call('select', '3') redis.call('incr', 'n')",
-			[]string{"0:MULTI", "0:set a 1", "3:incr n", "0:EXEC"}},
+			[]string{"0:MULTI", "0:set a 1", "3:incr n", "3:EXEC"}},
 		{"redis.set_repl(redis.REPL_NONE) redis.call('set', 'b', '2') redis.set_repl(redis.REPL_ALL) redis.call('set', 'c', '3')",
 			[]string{"0:set c 3"}},
 		{"redis.call('set', 'a', '1') error('boom')", []string{"0:set a 1"}},
