@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
@@ -279,6 +280,42 @@ func TestEvictBeforeScript(t *testing.T) {
 			err := rc.Eval(ctx, "return redis.call('set', KEYS[1], 'v')", []string{"new"}).Err()
 			if tc.oom != (err != nil && strings.HasPrefix(err.Error(), "OOM")) {
 				t.Fatalf("EVAL over maxmemory under %s: %v", tc.policy, err)
+			}
+		})
+	}
+}
+
+// TestEvictLimitHonoured is Redis's "is the memory limit honoured?"
+// (unit/maxmemory.tcl): 100 KiB over the current usage, fill to the
+// limit, write as many keys again, and stay within 4 KiB of it.
+func TestEvictLimitHonoured(t *testing.T) {
+	for _, policy := range []string{"allkeys-random", "allkeys-lru", "allkeys-lfu", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"} {
+		t.Run(policy, func(t *testing.T) {
+			_, rc := testServer(t, nil)
+			ctx := context.Background()
+			limit := infoInt(t, rc, "memory", "used_memory") + 100*1024
+			rc.ConfigSet(ctx, "maxmemory", strconv.FormatInt(limit, 10))
+			rc.ConfigSet(ctx, "maxmemory-policy", policy)
+			r := rand.New(rand.NewPCG(1, 2))
+			randomKey := func() string { return "key:" + strconv.Itoa(r.IntN(1000000)) }
+			numkeys := 0
+			for {
+				rc.SetEx(ctx, randomKey(), "x", 10000*time.Second)
+				numkeys++
+				if infoInt(t, rc, "memory", "used_memory")+4096 > limit {
+					break
+				}
+			}
+			if numkeys <= 10 {
+				t.Fatalf("limit reached after %d keys", numkeys)
+			}
+			for range numkeys {
+				if err := rc.SetEx(ctx, randomKey(), "x", 10000*time.Second).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if u := infoInt(t, rc, "memory", "used_memory"); u >= limit+4096 {
+				t.Fatalf("used_memory %d, limit %d", u, limit)
 			}
 		})
 	}
