@@ -92,7 +92,7 @@ func Encode(longR, latR Range, long, lat float64, step uint8) (Bits, bool) {
 	if step > 32 || step == 0 || (latR.Min == 0 && latR.Max == 0) || (longR.Min == 0 && longR.Max == 0) {
 		return Bits{}, false
 	}
-	if long > LongMax || long < LongMin || lat > LatMax || lat < LatMin {
+	if long > LongMax || long < LongMin || lat > LatMax || lat < LatMin || math.IsNaN(long) || math.IsNaN(lat) {
 		return Bits{}, false
 	}
 	if lat < latR.Min || lat > latR.Max || long < longR.Min || long > longR.Max {
