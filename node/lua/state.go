@@ -5,12 +5,19 @@
 // The engine (package node) runs the commands behind redis.call through
 // Host, one script at a time per State: a State is not safe for
 // concurrent use.
+//
+// Known differences from Redis's Lua, all from gopher-lua: numbers
+// concatenated or joined by table.concat print in Go's shortest form
+// (1/3 gives 0.3333333333333333 where Lua prints 0.33333333333333;
+// tostring and arguments to redis.call are exact); syntax errors are
+// worded by gopher-lua's parser; `#t` counts the array part only.
 package lua
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	stdmath "math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -290,6 +297,17 @@ func (st *State) installBaseOverrides(g *glua.LTable) {
 		L.Error(obj, 0)
 		return 0
 	}))
+	// tostring formats numbers as Lua 5.1 does ("%.14g"), not as Go does.
+	// gopher-lua's own conversions (concatenation, table.concat) keep
+	// Go's shortest form; see the package doc.
+	tostring := g.RawGetString("tostring").(*glua.LFunction)
+	g.RawSetString("tostring", L.NewFunction(func(L *glua.LState) int {
+		if n, ok := L.Get(1).(glua.LNumber); ok {
+			L.Push(glua.LString(formatG(float64(n), 14)))
+			return 1
+		}
+		return tostring.GFunction(L)
+	}))
 	xpcall := g.RawGetString("xpcall").(*glua.LFunction)
 	g.RawSetString("xpcall", L.NewFunction(func(L *glua.LState) int {
 		defer st.enterCCall(L)()
@@ -400,6 +418,8 @@ func (st *State) installBaseOverrides(g *glua.LTable) {
 		return 1
 	}))
 	math := g.RawGetString("math").(*glua.LTable)
+	// HUGE_VAL is infinity (gopher-lua has the largest finite number).
+	math.RawSetString("huge", glua.LNumber(stdmath.Inf(1)))
 	math.RawSetString("random", L.NewFunction(st.mathRandom))
 	math.RawSetString("randomseed", L.NewFunction(st.mathRandomSeed))
 	co := g.RawGetString("coroutine").(*glua.LTable)
