@@ -8,6 +8,10 @@ import (
 type DB struct {
 	id int
 	ks *keyspace.DB
+	// byServer is set while the server itself, not the command being
+	// run, changes a key (expiry): client-side caching's NOLOOP must not
+	// take that change for the client's own (tracking.go).
+	byServer bool
 }
 
 func newDB(id int) *DB { return &DB{id: id, ks: keyspace.New()} }
@@ -39,7 +43,7 @@ func (s *Server) deleteExpired(db *DB, key []byte) {
 	s.freeObject(old, lazy)
 	s.stats.expiredKeys++
 	s.notify(notifyExpired, "expired", key, db.id)
-	s.keyModified(db, key)
+	s.keyModifiedByServer(db, key)
 	s.propagateDeletion(db, key, lazy)
 }
 
@@ -252,6 +256,15 @@ func (s *Server) keyModified(db *DB, key []byte) {
 	}
 }
 
+// keyModifiedByServer is keyModified for a change the server makes on its
+// own (expiry, eviction) rather than the command being run.
+func (s *Server) keyModifiedByServer(db *DB, key []byte) {
+	prev := db.byServer
+	db.byServer = true
+	s.keyModified(db, key)
+	db.byServer = prev
+}
+
 // signalReady wakes clients blocked on key (lists, zsets, streams).
 func (s *Server) signalReady(db *DB, key []byte) {
 	if s.hooks.keyReady != nil {
@@ -267,10 +280,16 @@ func (s *Server) propagating() bool { return s.hooks.propagate != nil }
 // current command. argv may alias the request buffer: the consumer copies
 // what it keeps. Commands whose effect differs from their arguments
 // (SET EX → SET PXAT, SPOP → SREM, expiries → DEL) propagate the effect.
+//
+// Inside a call, what is propagated is held until the top-level call ends
+// and then sent as a unit, wrapped in MULTI/EXEC when there is more than
+// one command (multi.go's batchPropagation): a consumer of the hook never
+// wraps on its own.
 func (s *Server) propagate(dbid int, argv [][]byte) {
-	if s.hooks.propagate != nil {
-		s.hooks.propagate(dbid, argv)
+	if s.hooks.propagate == nil || s.batchPropagation(dbid, argv) {
+		return
 	}
+	s.hooks.propagate(dbid, argv)
 }
 
 // Keyspace notification classes (notify-keyspace-events flags).

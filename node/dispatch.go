@@ -267,6 +267,7 @@ func (s *Server) execute(c *Client, args [][]byte) {
 	c.lastActive = now
 	s.updateClock(now)
 	mark := len(c.out)
+	c.beginCommand(mark)
 	c.errorReplied = false
 	cmd := s.resolve(c, args)
 	if cmd != nil {
@@ -276,22 +277,50 @@ func (s *Server) execute(c *Client, args [][]byte) {
 		}
 	}
 	if cmd == nil {
+		// An unknown command or a wrong arity aborts the transaction
+		// being queued (multi.go).
+		s.flagTransaction(c)
 		s.stats.totalCommands++
 		s.finishReply(c, mark)
+		s.afterCommand(c, nil)
 		return
 	}
 	for _, ic := range interceptors {
 		if ic(s, c, cmd, args) {
 			s.finishReply(c, mark)
 			s.serveReadyKeys()
+			s.afterCommand(c, cmd)
 			return
 		}
+	}
+	// Inside MULTI the command is queued rather than run (multi.go): the
+	// last step, after every check that can refuse it, as in Redis.
+	if s.queueMulti(c, cmd, args) {
+		s.finishReply(c, mark)
+		s.afterCommand(c, cmd)
+		return
 	}
 	s.call(c, cmd, args)
 	s.finishReply(c, mark)
 	// Clients blocked on keys this command (or the transaction or script
 	// it ran) made ready are served once it is over (blocking.go).
 	s.serveReadyKeys()
+	s.afterCommand(c, cmd)
+}
+
+// afterCommandHooks run once a command executed by execute is over (run,
+// queued or refused; cmd is nil for an unknown one), after the clients it
+// unblocked were served: client-side caching sends the invalidations
+// that wait for the end of a command there. Registered from init only.
+var afterCommandHooks []func(s *Server, c *Client, cmd *command)
+
+// afterCommand runs the after-command hooks, then appends the pushes that
+// waited for the command's reply.
+func (s *Server) afterCommand(c *Client, cmd *command) {
+	for _, f := range afterCommandHooks {
+		f(s, c, cmd)
+	}
+	c.endCommand()
 }
 
 // waitIfBlocked waits, with the shard lock released, while the command
@@ -328,12 +357,14 @@ func (s *Server) call(c *Client, cmd *command, args [][]byte) {
 }
 
 // finishReply applies CLIENT REPLY OFF|SKIP to what the command wrote.
+// Pushes written during the command (subscription confirmations, pub/sub
+// messages) are kept: Redis sends them whatever the reply mode.
 func (s *Server) finishReply(c *Client, mark int) {
 	switch {
 	case c.replyMode == replyOff:
-		c.out = c.out[:mark]
+		c.dropReply(mark)
 	case c.skipNext:
-		c.out = c.out[:mark]
+		c.dropReply(mark)
 		c.skipNext = false
 	case c.replyMode == replySkip:
 		c.replyMode = replyOn
@@ -341,10 +372,29 @@ func (s *Server) finishReply(c *Client, mark int) {
 	}
 }
 
-// rejectCommand counts a command refused before it ran.
+// dropReply truncates out to mark but for the pushes written after it.
+func (c *Client) dropReply(mark int) {
+	keep := mark
+	for _, r := range c.pushRanges {
+		if r[0] < mark {
+			continue
+		}
+		keep += copy(c.out[keep:], c.out[r[0]:r[1]])
+	}
+	c.out = c.out[:keep]
+}
+
+// rejectCommand counts a command refused before it ran. In MULTI the
+// refusal aborts the transaction being queued; a refused EXEC discards it
+// (-EXECABORT with the reason), as Redis's rejectCommand.
 func (s *Server) rejectCommand(c *Client, cmd *command, msg string) {
 	st := s.cmdStatFor(cmd)
 	st.rejected++
+	s.flagTransaction(c)
+	if cmd.Name == "exec" {
+		s.execAbort(c, msg)
+		return
+	}
 	c.Error(msg)
 }
 
