@@ -320,3 +320,31 @@ func TestEvictLimitHonoured(t *testing.T) {
 		})
 	}
 }
+
+// TestEvictPropagatesDel is Redis's "propagation with eviction": each
+// evicted key reaches replicas and the AOF as DEL, before the command
+// that made room.
+func TestEvictPropagatesDel(t *testing.T) {
+	s, rc := testServer(t, func(c *Config) { c.MaxMemoryPolicy = "allkeys-random" })
+	ctx := context.Background()
+	rc.Set(ctx, "a", strings.Repeat("x", 1000), 0)
+	var got []string
+	s.mu.Lock()
+	s.hooks.propagate = func(dbid int, argv [][]byte) {
+		parts := make([]string, len(argv))
+		for i, a := range argv {
+			parts[i] = string(a)
+		}
+		got = append(got, fmt.Sprintf("%d:%s", dbid, strings.Join(parts, " ")))
+	}
+	limit := s.usedMemory() - 100
+	s.mu.Unlock()
+	rc.ConfigSet(ctx, "maxmemory", strconv.FormatInt(limit, 10))
+	rc.Set(ctx, "b", "v", 0)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	want := []string{"0:DEL a", "0:set b v"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("propagated %q, want %q", got, want)
+	}
+}
