@@ -36,10 +36,8 @@ type evictCandidate struct {
 }
 
 type evictState struct {
-	pool     []evictCandidate // ascending by idle: the best is last
-	nextDB   int              // random policies walk the databases in turn
-	running  bool             // a time-limited pass left memory over the limit
-	lastFail bool
+	pool   []evictCandidate // ascending by idle: the best is last
+	nextDB int              // random policies walk the databases in turn
 }
 
 func (s *Server) evictState() *evictState {
@@ -124,25 +122,22 @@ func (s *Server) performEvictions() bool {
 	for n := 0; s.usedMemory() > limit; n++ {
 		db, key, found := s.evictionCandidate(st, p)
 		if !found {
-			st.running = false
 			return false
 		}
 		s.evictKey(db, key)
 		// Checking the clock every 16 keys, as Redis.
 		if budget > 0 && n%16 == 15 && time.Since(start) > budget {
-			st.running = true
 			return true
 		}
 	}
-	st.running = false
 	return true
 }
 
 // evictCron goes on with a pass that ran out of time (Redis's eviction
-// time proc).
+// time proc), and evicts at once after CONFIG SET lowered maxmemory, as
+// Redis does, rather than at the next client command.
 func (s *Server) evictCron(time.Time) {
-	st := s.evictState()
-	if st.running && s.cfg.MaxMemory > 0 && !s.isReplica() {
+	if s.cfg.MaxMemory > 0 {
 		s.performEvictions()
 	}
 }
