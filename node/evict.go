@@ -137,7 +137,7 @@ func (s *Server) performEvictions() bool {
 // time proc), and evicts at once after CONFIG SET lowered maxmemory, as
 // Redis does, rather than at the next client command.
 func (s *Server) evictCron(time.Time) {
-	if s.cfg.MaxMemory > 0 {
+	if s.cfg.MaxMemory > 0 && !s.isLoading() {
 		s.performEvictions()
 	}
 }
