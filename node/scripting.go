@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -570,11 +571,26 @@ func (r *scriptRun) Call(argv [][]byte) ([]byte, string) {
 		// neither the AOF nor replicas.
 		saved := s.hooks.propagate
 		s.hooks.propagate = nil
-		s.call(fc, cmd, argv)
-		s.hooks.propagate = saved
-	} else {
-		s.call(fc, cmd, argv)
+		defer func() { s.hooks.propagate = saved }()
 	}
+	return r.callInner(cmd, argv)
+}
+
+// callInner runs a script's command. The interpreter turns any panic
+// into a script error, so a handler that panics would leave the call
+// bookkeeping half done: it is restored here, the panic logged, and the
+// script sees an error.
+func (r *scriptRun) callInner(cmd *command, argv [][]byte) (reply []byte, scriptErr string) {
+	s, fc := r.s, r.fake
+	depth := s.connState().callDepth
+	defer func() {
+		if p := recover(); p != nil {
+			s.connState().callDepth = depth
+			s.log.Error("command panicked inside a script", "command", cmd.Name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			reply, scriptErr = nil, s.scriptReject(cmd, "-ERR internal error running '"+cmd.Name+"' from script")
+		}
+	}()
+	s.call(fc, cmd, argv)
 	return fc.out, ""
 }
 
