@@ -484,7 +484,18 @@ func (c *client) writeEntries(timedOut bool) {
 	}
 	clear(c.entries)
 	c.entries = c.entries[:0]
+	// A huge pipeline once must not pin its slots for the connection's
+	// life.
+	if len(c.free) > maxFreeSlots {
+		clear(c.free[maxFreeSlots:])
+		c.free = c.free[:maxFreeSlots]
+	}
+	if cap(c.entries) > maxFreeSlots {
+		c.entries = nil
+	}
 }
+
+const maxFreeSlots = 1024
 
 func abandon(s *slot, stuck []*backendConn) []*backendConn {
 	if s.state.CompareAndSwap(slotPending, slotAbandoned) && s.bc != nil {

@@ -95,7 +95,8 @@ func clientCommand(c *client, r *request) {
 	case "help":
 		c.sendTo(0, r.raw)
 	default:
-		c.replyError(errNotAllowed(r.cmd.Name))
+		// PAUSE/UNPAUSE would stall the shard for every connection.
+		denyCommand(c, r)
 	}
 }
 
