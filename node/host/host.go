@@ -50,7 +50,12 @@ type Host struct {
 	// gcPending asks the next reconcile to delete shard directories no
 	// desired shard owns; set when the control plane answers.
 	gcPending bool
-	gcDone    bool // the control plane has answered once
+	// memLimit is the sum of the running shards' maxmemory last handed
+	// to node.SetProcessMemoryLimit, so that GOMEMLIMIT follows the
+	// shards this process hosts and one tenant filling its shard cannot
+	// push the process into the kernel's OOM killer.
+	memLimit int64
+	gcDone   bool // the control plane has answered once
 }
 
 // New checks opts and returns a host ready to Run.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +28,12 @@ func TestHostStartsReconfiguresAndStopsShards(t *testing.T) {
 	got := cp.waitShards("both shards serving", serving("sh_a", "sh_b"))
 	if got["sh_a"].MaxMemory != 64<<20 || got["sh_a"].Port != ports[0] || got["sh_a"].Epoch != 1 {
 		t.Errorf("status of sh_a = %+v", got["sh_a"])
+	}
+	// GOMEMLIMIT follows the hosted shards: 2 x 64 MiB plus headroom. The
+	// heartbeat that reported them serving left after the reconcile that
+	// started them, which sets the limit as its last step.
+	if got, want := debug.SetMemoryLimit(-1), node.SetProcessMemoryLimit(128<<20); got != want {
+		t.Errorf("GOMEMLIMIT = %d, want %d (the shards' maxmemory plus headroom)", got, want)
 	}
 	for _, d := range []wire.DesiredShard{a, b} {
 		if _, err := pingWith(d.Port, ""); !isNoAuth(err) {

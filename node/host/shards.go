@@ -151,7 +151,25 @@ func (h *Host) reconcile() (changed bool) {
 		h.gcPending = false
 		h.removeStrayDirs()
 	}
+	h.applyMemoryLimit()
 	return changed
+}
+
+// applyMemoryLimit sets the process's Go memory limit from the shards
+// that run now (their maxmemory plus headroom), when that sum changed.
+func (h *Host) applyMemoryLimit() {
+	var total int64
+	for _, sh := range h.shards {
+		if sh.srv != nil {
+			total += sh.want.MaxMemory
+		}
+	}
+	if total == h.memLimit {
+		return
+	}
+	h.memLimit = total
+	limit := node.SetProcessMemoryLimit(total)
+	h.log.Info("process memory limit follows the shards", "shards_maxmemory", total, "gomemlimit", limit)
 }
 
 // check validates a desired shard before anything is done for it.
