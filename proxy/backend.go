@@ -281,8 +281,9 @@ const (
 )
 
 // backendConn is one connection to a shard. Requests are appended to out
-// under mu and written together by the connection's writer goroutine, so
-// many clients' pipelines go out in one syscall. Replies
+// under mu and written together by the connection's writer goroutine
+// (sendBatch wakes it unless it is at work already, and it will pick the
+// new bytes up), so many clients' pipelines go out in one syscall. Replies
 // come back in request order and are matched FIFO to the waiting slots.
 type backendConn struct {
 	sh        *shard
@@ -309,36 +310,30 @@ type backendConn struct {
 	done chan struct{}
 }
 
-// send queues a request for s; the caller flushes later. If the
-// connection is dead the slot fails at once.
-func (bc *backendConn) send(raw []byte, s *slot) {
-	s.bc = bc
+// sendBatch queues requests and their slots and has them written. If
+// the connection is dead the slots fail at once.
+func (bc *backendConn) sendBatch(raws [][]byte, slots []*slot) {
 	bc.mu.Lock()
 	if bc.closeMsg != "" {
 		msg := bc.closeMsg
 		bc.mu.Unlock()
-		s.fail(msg)
+		for _, s := range slots {
+			s.fail(msg)
+		}
 		return
 	}
-	bc.out = append(bc.out, raw...)
-	bc.q = append(bc.q, s)
-	bc.mu.Unlock()
-}
-
-// flush has what is queued written by the connection's writer
-// goroutine, unless it is at work already (it will pick the new bytes
-// up). Handing every write to the writer rather than writing here lets
-// the requests of many clients that flush at about the same time go out
-// in one syscall (see writeLoop).
-func (bc *backendConn) flush() {
-	bc.mu.Lock()
-	if bc.writing || len(bc.out) == 0 || bc.closeMsg != "" {
-		bc.mu.Unlock()
-		return
+	for _, r := range raws {
+		bc.out = append(bc.out, r...)
 	}
-	bc.writing = true
+	bc.q = append(bc.q, slots...)
+	wake := !bc.writing && len(bc.out) > 0
+	if wake {
+		bc.writing = true
+	}
 	bc.mu.Unlock()
-	bc.wake <- struct{}{}
+	if wake {
+		bc.wake <- struct{}{}
+	}
 }
 
 func keepSmall(b []byte) []byte {
@@ -421,7 +416,10 @@ func (bc *backendConn) readLoop(buf []byte, r, w int) {
 		w = copy(nb, buf[r:w])
 		buf, r = nb, 0
 	}
+	var spans []int // reply boundaries of one read, pooled connections
+	var ready []*slot
 	for {
+		spans = spans[:0]
 		for r < w {
 			n, err := sc.Scan(buf[r:w])
 			if err != nil {
@@ -431,10 +429,36 @@ func (bc *backendConn) readLoop(buf []byte, r, w int) {
 			if n == 0 {
 				break
 			}
-			if !bc.deliver(buf[r : r+n]) {
+			if bc.mode == modePooled {
+				spans = append(spans, r, r+n)
+			} else if !bc.deliver(buf[r : r+n]) {
 				return
 			}
 			r += n
+		}
+		if len(spans) > 0 {
+			// Every reply of the read takes its slot under one lock.
+			bc.mu.Lock()
+			ready = ready[:0]
+			for k := 0; k < len(spans); k += 2 {
+				if buf[spans[k]] == '>' {
+					ready = append(ready, nil) // a stray push: no slot
+					continue
+				}
+				ready = append(ready, bc.popLocked())
+			}
+			bc.mu.Unlock()
+			for k, s := range ready {
+				if s == nil {
+					if buf[spans[2*k]] == '>' {
+						continue
+					}
+					bc.abort("reply without a request")
+					return
+				}
+				s.complete(buf[spans[2*k]:spans[2*k+1]])
+			}
+			clear(ready)
 		}
 		switch {
 		case r == w:
@@ -496,12 +520,6 @@ func (bc *backendConn) deliver(reply []byte) bool {
 			if bc.sink != nil {
 				bc.sink.push(reply, false)
 			}
-			return true
-		}
-	default:
-		if reply[0] == '>' {
-			// Nothing asks a pooled connection for pushes; one that
-			// arrives anyway must not be taken for a reply.
 			return true
 		}
 	}

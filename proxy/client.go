@@ -83,6 +83,7 @@ type client struct {
 	entries     []*slot
 	free        []*slot
 	touched     []*backendConn
+	staged      []staged // per touched connection
 	pendingPool bool // a request is in flight on a pooled connection
 	pendingDed  bool // ... on a dedicated one
 	waitFor     time.Duration
@@ -336,20 +337,40 @@ func (c *client) pushEntry() *slot {
 // connFor); the request goes out at the end of the segment.
 func (c *client) send(bc *backendConn, raw []byte, s *slot) {
 	c.b.pending.Add(1)
-	bc.send(raw, s)
-	for _, t := range c.touched {
-		if t == bc {
-			return
+	s.bc = bc
+	i := 0
+	for i < len(c.touched) && c.touched[i] != bc {
+		i++
+	}
+	if i == len(c.touched) {
+		c.touched = append(c.touched, bc)
+		if len(c.staged) < len(c.touched) {
+			c.staged = append(c.staged, staged{})
 		}
 	}
-	c.touched = append(c.touched, bc)
+	st := &c.staged[i]
+	st.raws = append(st.raws, raw)
+	st.slots = append(st.slots, s)
+}
+
+// staged are the requests of a segment for one backend connection, handed
+// over together: one lock of the shared connection per segment rather
+// than per request. The raw requests alias the client's read buffer,
+// which stays put until the segment is written.
+type staged struct {
+	raws  [][]byte
+	slots []*slot
 }
 
 // endSegment sends what is queued, waits for every reply of the segment
 // and writes them.
 func (c *client) endSegment() {
-	for _, bc := range c.touched {
-		bc.flush()
+	for i, bc := range c.touched {
+		st := &c.staged[i]
+		bc.sendBatch(st.raws, st.slots)
+		clear(st.raws)
+		clear(st.slots)
+		st.raws, st.slots = st.raws[:0], st.slots[:0]
 	}
 	clear(c.touched)
 	c.touched = c.touched[:0]
