@@ -84,8 +84,8 @@ type client struct {
 	free        []*slot
 	touched     []*backendConn
 	staged      []staged // per touched connection
-	pendingPool bool // a request is in flight on a pooled connection
-	pendingDed  bool // ... on a dedicated one
+	pendingPool bool     // a request is in flight on a pooled connection
+	pendingDed  bool     // ... on a dedicated one
 	waitFor     time.Duration
 	watchSocket bool // the wait may be long: notice the client leaving
 	timer       *time.Timer
