@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/keyfleet/keyfleet/internal/wire"
 )
 
@@ -194,4 +196,35 @@ func TestCrossSlot(t *testing.T) {
 	r.expect("-ERR unknown command 'NOSUCH', with args beginning with: 'a' \r\n", "NOSUCH", "a")
 	r.expect("+PONG\r\n", "PING")
 	r.expect("-ERR wrong number of arguments for 'get' command\r\n", "GET")
+}
+
+// TestLargeAndMany: big values and long pipelines pass intact.
+func TestLargeAndMany(t *testing.T) {
+	tp, _ := threeShards(t)
+	rc := tp.client(t, "db3", "pw3", 2)
+	big := strings.Repeat("0123456789", 600000) // 6 MB
+	if err := rc.Set(ctxb, "big", big, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := rc.Get(ctxb, "big").Result(); err != nil || got != big {
+		t.Fatalf("GET big: %d bytes, %v", len(got), err)
+	}
+	pipe := rc.Pipeline()
+	cmds := make([]*redis.IntCmd, 20000)
+	for i := range cmds {
+		cmds[i] = pipe.Incr(ctxb, fmt.Sprintf("n:%d", i%500))
+	}
+	if _, err := pipe.Exec(ctxb); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cmds {
+		if want := int64(i/500 + 1); c.Val() != want {
+			t.Fatalf("INCR %d = %d, want %d", i, c.Val(), want)
+		}
+	}
+	// INFO adds up the shards.
+	info, err := rc.Info(ctxb, "keyspace").Result()
+	if err != nil || !strings.Contains(info, "db0:keys=501,") {
+		t.Errorf("INFO keyspace = %q, %v; want 501 keys", info, err)
+	}
 }
