@@ -317,8 +317,8 @@ func okCommand(c *client, r *request) { c.replyRaw(okReply) }
 // on the client's own connection; a sharded one allows only 0, as Redis
 // Cluster does.
 func selectCommand(c *client, r *request) {
-	n, ok := resp.ParseInt(r.args[1])
-	if !ok || n < 0 || n > 1<<31-1 {
+	n, ok := dbIndex(r.args[1])
+	if !ok {
 		c.replyError(errNotInteger)
 		return
 	}
@@ -334,7 +334,7 @@ func selectCommand(c *client, r *request) {
 		c.replyRaw(okReply)
 		return
 	}
-	if n >= logicalDBs {
+	if n < 0 || n >= logicalDBs {
 		c.replyError("ERR DB index is out of range")
 		return
 	}
@@ -347,6 +347,17 @@ func selectCommand(c *client, r *request) {
 	c.sticky = true
 	c.selected = int(n)
 	c.setReplay("select", r.raw)
+}
+
+// dbIndex parses a SELECT index as strictly as Redis does (no '+', no
+// leading zeros, a C int), so that what the proxy records is what the
+// shard did.
+func dbIndex(b []byte) (int64, bool) {
+	n, ok := resp.ParseInt(b)
+	if !ok || n < -1<<31 || n > 1<<31-1 || strconv.FormatInt(n, 10) != string(b) {
+		return 0, false
+	}
+	return n, true
 }
 
 // logicalDBs is the number of logical databases a shard has (Redis's

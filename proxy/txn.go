@@ -195,8 +195,8 @@ func (c *client) txnForwardable(name string) bool {
 // logical db (sticky, as after a SELECT outside MULTI).
 func (c *client) txnSelect(r *request) {
 	t := c.txn
-	n, ok := resp.ParseInt(r.args[1])
-	if !ok || n < 0 || n > 1<<31-1 {
+	n, ok := dbIndex(r.args[1])
+	if !ok {
 		c.replyError(errNotInteger)
 		t.dirty = true
 		return
@@ -210,7 +210,7 @@ func (c *client) txnSelect(r *request) {
 		c.replyRaw(queuedReply)
 		return
 	}
-	if n >= logicalDBs {
+	if n < 0 || n >= logicalDBs {
 		c.replyError("ERR DB index is out of range")
 		t.dirty = true
 		return

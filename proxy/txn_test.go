@@ -157,6 +157,8 @@ func TestSelectOneShard(t *testing.T) {
 	r.expect("+QUEUED\r\n", "GET", "k")
 	r.expect("*1\r\n$3\r\ndb3\r\n", "EXEC")
 	r.expect("-ERR DB index is out of range\r\n", "SELECT", "16")
+	r.expect("-ERR DB index is out of range\r\n", "SELECT", "-1")
+	r.expect("-ERR value is not an integer or out of range\r\n", "SELECT", "03")
 	// SELECT inside MULTI applies once EXEC has run, and only then.
 	r.expect("+OK\r\n", "MULTI")
 	r.expect("+QUEUED\r\n", "SELECT", "0")
