@@ -480,3 +480,28 @@ func (rc *rawConn) do0(t *testing.T) respValue {
 	}
 	return v
 }
+
+// TestPubsubTrackingInfo: INFO stats counts channels, patterns, shard
+// channels and the tracking table.
+func TestPubsubTrackingInfo(t *testing.T) {
+	s, rc := testServer(t, nil)
+	sub := dialNode(t, s)
+	sub.do(t, "SUBSCRIBE", "a", "b")
+	sub.next(t)
+	sub.do(t, "PSUBSCRIBE", "p*")
+	sub.do(t, "SSUBSCRIBE", "s")
+	tr := trackingClient(t, s)
+	tr.do(t, "MGET", "k1", "k2")
+	trackingClient(t, s, "BCAST", "PREFIX", "x", "PREFIX", "y")
+	for field, want := range map[string]int64{
+		"pubsub_channels": 2, "pubsub_patterns": 1, "pubsubshard_channels": 1,
+		"tracking_total_keys": 2, "tracking_total_items": 2, "tracking_total_prefixes": 2,
+	} {
+		if got := infoInt(t, rc, "stats", field); got != want {
+			t.Errorf("INFO %s = %d, want %d", field, got, want)
+		}
+	}
+	if got := infoInt(t, rc, "clients", "tracking_clients"); got != 2 {
+		t.Errorf("INFO tracking_clients = %d, want 2", got)
+	}
+}
