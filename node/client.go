@@ -239,8 +239,15 @@ func (c *Client) beginCommand(mark int) {
 	c.replyStart = mark
 }
 
-// endCommand appends the pushes that waited for the command's reply.
+// endCommand appends the pushes that waited for the command's reply. It
+// runs in the client's own goroutine with the shard lock held, as every
+// writer of deferred and pushRanges but its own flush does: the lock is
+// needed only when there is something to move.
 func (c *Client) endCommand() {
+	if len(c.deferred) == 0 && len(c.pushRanges) == 0 {
+		c.executing = false
+		return
+	}
 	c.wmu.Lock()
 	if len(c.deferred) > 0 {
 		c.out = append(c.out, c.deferred...)

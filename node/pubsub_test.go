@@ -246,7 +246,7 @@ func TestPubsubSlowSubscriberIsCut(t *testing.T) {
 	tcp.SetWriteBuffer(4096)
 	s.mu.Unlock()
 
-	const readers, messages, size = 8, 600, 4 << 10
+	const readers, messages, size = 50, 300, 4 << 10
 	var wg sync.WaitGroup
 	counts := make([]int, readers)
 	for i := range readers {

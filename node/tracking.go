@@ -184,13 +184,16 @@ func trackingInterceptor(s *Server, c *Client, cmd *command, args [][]byte) bool
 // ends CLIENT CACHING's effect, which lasts one command (or transaction).
 func (s *Server) trackingAfterCommand(c *Client, cmd *command) {
 	st := s.trackingState()
+	st.current = nil
+	if len(st.clients) == 0 && len(st.pending) == 0 && !st.flushed {
+		return
+	}
 	if t := st.clients[c]; t != nil && t.flags&trackCaching != 0 && c.flags&flagMulti == 0 &&
 		(cmd == nil || !strings.HasPrefix(cmd.Name, "client|")) {
 		t.flags &^= trackCaching
 	}
 	s.trackingFlushPending()
 	s.trackingBroadcast()
-	st.current = nil
 }
 
 const (
