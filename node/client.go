@@ -82,6 +82,10 @@ type Client struct {
 	replyStart int
 	deferred   []byte
 	pushRanges [][2]int
+
+	// trk caches the server's client-side caching state, which every
+	// command consults (tracking.go), sparing a map lookup per command.
+	trk *trackingState
 }
 
 type clientFlag uint32

@@ -159,6 +159,14 @@ type tracker struct {
 
 func (s *Server) trackingState() *trackingState { return s.ext[trackingExt].(*trackingState) }
 
+// trackingOf is trackingState through c's cached pointer.
+func (s *Server) trackingOf(c *Client) *trackingState {
+	if c.trk == nil {
+		c.trk = s.trackingState()
+	}
+	return c.trk
+}
+
 // TrackingTotalKeys is INFO's tracking_total_keys.
 func (s *Server) TrackingTotalKeys() int { return len(s.trackingState().table) }
 
@@ -172,7 +180,7 @@ func (s *Server) TrackingTotalPrefixes() int { return len(s.trackingState().pref
 // the current one and keeps the table within tracking-table-max-keys
 // (Redis does both in processCommand). It never takes the command over.
 func trackingInterceptor(s *Server, c *Client, cmd *command, args [][]byte) bool {
-	st := s.trackingState()
+	st := s.trackingOf(c)
 	st.current = c
 	if len(st.clients) > 0 {
 		s.trackingLimitUsedSlots()
@@ -183,7 +191,7 @@ func trackingInterceptor(s *Server, c *Client, cmd *command, args [][]byte) bool
 // trackingAfterCommand sends what waited for the end of c's command and
 // ends CLIENT CACHING's effect, which lasts one command (or transaction).
 func (s *Server) trackingAfterCommand(c *Client, cmd *command) {
-	st := s.trackingState()
+	st := s.trackingOf(c)
 	st.current = nil
 	if len(st.clients) == 0 && len(st.pending) == 0 && !st.flushed {
 		return
