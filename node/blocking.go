@@ -334,22 +334,9 @@ func (s *Server) waitUnblocked(c *Client) {
 // writeNow writes buf to the client's socket after any pending async
 // messages, outside the shard lock.
 func (c *Client) writeNow(buf []byte) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.closed {
-		return nil
-	}
-	if len(c.pending) > 0 {
-		if _, err := c.nc.Write(c.pending); err != nil {
-			return err
-		}
-		c.pending = c.pending[:0]
-	}
-	if len(buf) == 0 {
-		return nil
-	}
-	_, err := c.nc.Write(buf)
-	return err
+	// Through the client's single writer (client.go): a push queued
+	// meanwhile never waits for this socket, nor overtakes these replies.
+	return c.writeOut(buf)
 }
 
 // keyTypeIs reports whether key exists in db with type t (no stats).
