@@ -212,6 +212,8 @@ type fakeCP struct {
 	reports []wire.UsageReport
 	down    bool
 	polls   int
+	// attempts counts every routes request, refused ones included.
+	attempts int
 }
 
 func newFakeCP(t testing.TB) *fakeCP {
@@ -240,6 +242,9 @@ func (cp *fakeCP) authorized(w http.ResponseWriter, r *http.Request) bool {
 }
 
 func (cp *fakeCP) serveRoutes(w http.ResponseWriter, r *http.Request) {
+	cp.mu.Lock()
+	cp.attempts++
+	cp.mu.Unlock()
 	if !cp.authorized(w, r) {
 		return
 	}
@@ -263,7 +268,14 @@ func (cp *fakeCP) serveRoutes(w http.ResponseWriter, r *http.Request) {
 		}
 		cp.mu.Lock()
 		rt = cp.routes
+		down := cp.down
 		cp.mu.Unlock()
+		// A control plane that went down while this poll waited must not
+		// answer it with the routes published meanwhile.
+		if down {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
 	}
 	json.NewEncoder(w).Encode(rt)
 }
@@ -290,6 +302,13 @@ func (cp *fakeCP) setRoutes(dbs ...wire.DatabaseRoute) {
 	close(cp.changed)
 	cp.changed = make(chan struct{})
 	cp.mu.Unlock()
+}
+
+// routeAttempts is the number of routes requests received so far.
+func (cp *fakeCP) routeAttempts() int {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	return cp.attempts
 }
 
 func (cp *fakeCP) setDown(down bool) {

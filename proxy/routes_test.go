@@ -107,8 +107,17 @@ func TestBadRouteKeepsPrevious(t *testing.T) {
 func TestControlPlaneDown(t *testing.T) {
 	tp, _ := oneShard(t, wire.Limits{}, nil)
 	tp.cp.setDown(true)
+	seen := tp.cp.routeAttempts()
 	tp.cp.setRoutes() // a new version nobody can fetch
-	time.Sleep(100 * time.Millisecond)
+	// The waiting poll is refused; await the proxy's next attempt, which
+	// it makes only after handling that refusal.
+	deadline := time.Now().Add(10 * time.Second)
+	for tp.cp.routeAttempts() <= seen && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if tp.cp.routeAttempts() <= seen {
+		t.Fatal("the proxy did not poll the control plane again within 10s")
+	}
 	r := tp.raw(t)
 	r.expect("+OK\r\n", "AUTH", "db1", "pw1")
 	r.expect("+OK\r\n", "SET", "k", "v")
