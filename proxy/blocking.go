@@ -102,14 +102,7 @@ func waitCommand(c *client, r *request) {
 		c.replyError(errNotInteger)
 		return
 	}
-	n := len(c.route.shards)
-	conns := make([]*backendConn, n)
-	errs := make([]error, n)
-	raws := make([][]byte, n)
-	for i := range conns {
-		conns[i], errs[i] = c.dedicated(i)
-		raws[i] = r.raw
-	}
+	conns, errs, raws := c.dedicatedAll(r.raw)
 	for i, bc := range conns {
 		if errs[i] == nil {
 			c.send(bc, waitPublishRaw, c.discardSlot())
