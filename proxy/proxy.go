@@ -8,6 +8,19 @@
 // The proxy never imports the engine or the control plane: it speaks RESP
 // to nodes and HTTP to the control plane. Start it with Run, or New and
 // (*Proxy).Serve when the caller needs the listening address first.
+//
+// What differs from talking to one Redis, by design:
+//   - Commands of one connection run in order; commands of two
+//     connections may reach a shard in either order, even when one client
+//     sent its command first (as with any proxy).
+//   - Quotas (connections, ops/s, bandwidth) are enforced by each proxy
+//     on its own connections.
+//   - INFO omits the host, the process, CPU and replication peers; CLIENT
+//     LIST shows the database's connections to this proxy; CONFIG SET
+//     takes only tenant-safe parameters; MONITOR is refused.
+//   - WAIT first publishes to the reserved channel __keyfleet__:wait on
+//     the client's own connection, so that the shard counts the writes
+//     the client made over shared connections.
 package proxy
 
 import (
