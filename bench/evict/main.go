@@ -16,7 +16,6 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -24,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyfleet/keyfleet/bench/internal/probe"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -82,17 +82,8 @@ type result struct {
 	used    int64
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 func run(ctx context.Context, bin string, cfg config) (result, error) {
-	port, err := freePort()
+	port, err := probe.FreePort()
 	if err != nil {
 		return result{}, err
 	}
@@ -109,7 +100,7 @@ func run(ctx context.Context, bin string, cfg config) (result, error) {
 	}()
 	rc := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port), Protocol: 2, DisableIdentity: true})
 	defer rc.Close()
-	if err := waitReady(ctx, rc); err != nil {
+	if err := probe.WaitReady(ctx, rc); err != nil {
 		return result{}, err
 	}
 	val := strings.Repeat("v", cfg.value)
@@ -176,22 +167,4 @@ func run(ctx context.Context, bin string, cfg config) (result, error) {
 		}
 	}
 	return res, nil
-}
-
-func waitReady(ctx context.Context, rc *redis.Client) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := rc.Ping(ctx).Err()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("server not ready: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 }

@@ -10,12 +10,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -24,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyfleet/keyfleet/bench/internal/probe"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -96,16 +95,6 @@ type result struct {
 	encoding                             string
 }
 
-// freePort asks the kernel for a free loopback port.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
 // hashFields are ten fields with short values, some of them integers, as
 // a typical small object cached as a hash looks.
 func hashFields(i int) []any {
@@ -138,7 +127,7 @@ func listElements(i int) []any {
 
 // measure starts a fresh server, loads the dataset and reads its memory.
 func measure(ctx context.Context, target, bin, dataset string, n, batch int) (result, error) {
-	port, err := freePort()
+	port, err := probe.FreePort()
 	if err != nil {
 		return result{}, err
 	}
@@ -162,15 +151,15 @@ func measure(ctx context.Context, target, bin, dataset string, n, batch int) (re
 	rc := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), Protocol: 2,
 		DisableIdentity: true, ReadTimeout: time.Minute, WriteTimeout: time.Minute})
 	defer rc.Close()
-	if err := waitReady(ctx, rc); err != nil {
+	if err := probe.WaitReady(ctx, rc); err != nil {
 		return result{}, err
 	}
 	pid := cmd.Process.Pid
-	rssBefore, err := rss(pid)
+	rssBefore, err := probe.RSS(pid)
 	if err != nil {
 		return result{}, err
 	}
-	usedBefore, err := usedMemory(ctx, rc)
+	usedBefore, err := probe.UsedMemory(ctx, rc)
 	if err != nil {
 		return result{}, err
 	}
@@ -216,18 +205,18 @@ func measure(ctx context.Context, target, bin, dataset string, n, batch int) (re
 	if err != nil {
 		return result{}, fmt.Errorf("OBJECT ENCODING %s: %w", key, err)
 	}
-	rssAfter, err := rss(pid)
+	rssAfter, err := probe.RSS(pid)
 	if err != nil {
 		return result{}, err
 	}
-	rawUsed, err := usedMemory(ctx, rc)
+	rawUsed, err := probe.UsedMemory(ctx, rc)
 	if err != nil {
 		return result{}, err
 	}
 	if err := collect(ctx, rc); err != nil {
 		return result{}, err
 	}
-	usedAfter, err := usedMemory(ctx, rc)
+	usedAfter, err := probe.UsedMemory(ctx, rc)
 	if err != nil {
 		return result{}, err
 	}
@@ -273,56 +262,4 @@ func collect(ctx context.Context, rc *redis.Client) error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-func waitReady(ctx context.Context, rc *redis.Client) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := rc.Ping(ctx).Err()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("server not answering PING: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// rss reads a process's resident set size in bytes from /proc.
-func rss(pid int) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, fmt.Errorf("read RSS: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("parse VmRSS %q: %w", rest, err)
-			}
-			return kb * 1024, nil
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
-}
-
-// usedMemory reads INFO memory's used_memory.
-func usedMemory(ctx context.Context, rc *redis.Client) (int64, error) {
-	info, err := rc.Info(ctx, "memory").Result()
-	if err != nil {
-		return 0, fmt.Errorf("INFO memory: %w", err)
-	}
-	for _, line := range strings.Split(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
-			return strconv.ParseInt(v, 10, 64)
-		}
-	}
-	return 0, errors.New("INFO memory has no used_memory")
 }

@@ -5,9 +5,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -18,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/keyfleet/keyfleet/bench/internal/probe"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -48,14 +47,14 @@ func run(ctx context.Context, addr string, pid, n, size, batch int, pingEvery ti
 	if err := rc.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("ping %s: %w", addr, err)
 	}
-	rssBefore, rssErr := rss(pid)
-	usedBefore, usedErr := usedMemory(ctx, rc)
+	rssBefore, rssErr := probe.RSS(pid)
+	usedBefore, usedErr := probe.UsedMemory(ctx, rc)
 
 	// The latency probe: its own connection, one PING per interval, the
 	// longest round trip kept. It samples what an application sees while
 	// the server is busy loading (GC pauses, rehashing, lock hold times).
-	probe := redis.NewClient(opts)
-	defer probe.Close()
+	pinger := redis.NewClient(opts)
+	defer pinger.Close()
 	var (
 		wg      sync.WaitGroup
 		lats    []time.Duration
@@ -74,7 +73,7 @@ func run(ctx context.Context, addr string, pid, n, size, batch int, pingEvery ti
 			case <-t.C:
 			}
 			start := time.Now()
-			if err := probe.Ping(ctx).Err(); err != nil {
+			if err := pinger.Ping(ctx).Err(); err != nil {
 				probeEr = err
 				return
 			}
@@ -112,8 +111,8 @@ func run(ctx context.Context, addr string, pid, n, size, batch int, pingEvery ti
 		}
 	}
 
-	rssAfter, rssErr2 := rss(pid)
-	usedAfter, usedErr2 := usedMemory(ctx, rc)
+	rssAfter, rssErr2 := probe.RSS(pid)
+	usedAfter, usedErr2 := probe.UsedMemory(ctx, rc)
 	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
 	pct := func(p float64) time.Duration {
 		if len(lats) == 0 {
@@ -135,40 +134,3 @@ func run(ctx context.Context, addr string, pid, n, size, batch int, pingEvery ti
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// rss reads a process's resident set size in bytes from /proc.
-func rss(pid int) (int64, error) {
-	if pid <= 0 {
-		return 0, errors.New("no pid")
-	}
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, fmt.Errorf("read RSS: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("parse VmRSS %q: %w", rest, err)
-			}
-			return kb * 1024, nil
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
-}
-
-// usedMemory reads INFO memory's used_memory.
-func usedMemory(ctx context.Context, rc *redis.Client) (int64, error) {
-	info, err := rc.Info(ctx, "memory").Result()
-	if err != nil {
-		return 0, fmt.Errorf("INFO memory: %w", err)
-	}
-	for _, line := range strings.Split(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
-			return strconv.ParseInt(v, 10, 64)
-		}
-	}
-	return 0, errors.New("INFO memory has no used_memory")
-}
