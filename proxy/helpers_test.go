@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -114,6 +115,9 @@ func startRedis() (*redisServer, error) {
 			"--save", "", "--appendonly", "no", "--dir", dir, "--requirepass", shardPassword,
 			"--daemonize", "no", "--loglevel", "warning", "--enable-debug-command", "yes")
 		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		// A test binary killed outright (a fuzz worker at the end of
+		// its run) takes its shards with it.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
 			return nil, err
 		}
