@@ -30,7 +30,7 @@ func (c *client) fanoutConns(conns []*backendConn, errs []error, raws [][]byte, 
 		ch := c.newSlot()
 		e.children = append(e.children, ch)
 		if errs[k] != nil {
-			c.reply(ch, errorReply(errUnavailable+errs[k].Error()))
+			c.reply(ch, resp.AppendError(nil, errUnavailable+errs[k].Error()))
 			continue
 		}
 		c.send(conns[k], raws[k], ch)

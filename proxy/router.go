@@ -396,13 +396,6 @@ func (c *client) dedicated(i int) (*backendConn, error) {
 	return bc, nil
 }
 
-func errorReply(msg string) []byte {
-	b := make([]byte, 0, len(msg)+3)
-	b = append(b, '-')
-	b = append(b, msg...)
-	return append(b, '\r', '\n')
-}
-
 // syncRoute makes the client use its database's current route. Cached
 // connections of shards that changed are dropped; dedicated state bound
 // to a replaced shard (a transaction, WATCH) is lost and flagged.
