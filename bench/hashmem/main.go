@@ -15,7 +15,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"runtime"
 	"strconv"
@@ -127,39 +126,17 @@ func listElements(i int) []any {
 
 // measure starts a fresh server, loads the dataset and reads its memory.
 func measure(ctx context.Context, target, bin, dataset string, n, batch int) (result, error) {
-	port, err := probe.FreePort()
-	if err != nil {
-		return result{}, err
-	}
-	dir, err := os.MkdirTemp("", "hashmem-"+target)
-	if err != nil {
-		return result{}, fmt.Errorf("temp dir: %w", err)
-	}
-	defer os.RemoveAll(dir)
-	cmd := exec.CommandContext(ctx, bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", dir)
+	var env []string
 	if target == "node" && nodeEnv != "" {
-		cmd.Env = append(os.Environ(), strings.Split(nodeEnv, ",")...)
+		env = strings.Split(nodeEnv, ",")
 	}
-	if err := cmd.Start(); err != nil {
-		return result{}, fmt.Errorf("start %s: %w", bin, err)
-	}
-	defer func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	}()
-	rc := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), Protocol: 2,
-		DisableIdentity: true, ReadTimeout: time.Minute, WriteTimeout: time.Minute})
-	defer rc.Close()
-	if err := probe.WaitReady(ctx, rc); err != nil {
-		return result{}, err
-	}
-	pid := cmd.Process.Pid
-	rssBefore, err := probe.RSS(pid)
+	srv, err := probe.Start(ctx, bin, env, nil)
 	if err != nil {
 		return result{}, err
 	}
-	usedBefore, err := probe.UsedMemory(ctx, rc)
+	defer srv.Close()
+	rc, pid := srv.Client, srv.Pid
+	rssBefore, usedBefore, err := srv.Memory(ctx)
 	if err != nil {
 		return result{}, err
 	}

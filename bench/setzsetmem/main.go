@@ -12,8 +12,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -97,42 +97,21 @@ type result struct {
 
 // measure starts a fresh server, loads the dataset and reads its memory.
 func measure(ctx context.Context, target, bin, dataset string, n, batch int) (result, error) {
-	port, err := probe.FreePort()
-	if err != nil {
-		return result{}, err
-	}
-	dir, err := os.MkdirTemp("", "setzsetmem-"+target)
-	if err != nil {
-		return result{}, fmt.Errorf("temp dir: %w", err)
-	}
-	defer os.RemoveAll(dir)
-	cmd := exec.CommandContext(ctx, bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", dir)
-	if serverLogs {
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	}
+	var env []string
 	if target == "node" && nodeEnv != "" {
-		cmd.Env = append(os.Environ(), strings.Split(nodeEnv, ",")...)
+		env = strings.Split(nodeEnv, ",")
 	}
-	if err := cmd.Start(); err != nil {
-		return result{}, fmt.Errorf("start %s: %w", bin, err)
+	var logs io.Writer
+	if serverLogs {
+		logs = os.Stderr
 	}
-	defer func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	}()
-	rc := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), Protocol: 2,
-		DisableIdentity: true, ReadTimeout: time.Minute, WriteTimeout: time.Minute})
-	defer rc.Close()
-	if err := probe.WaitReady(ctx, rc); err != nil {
-		return result{}, err
-	}
-	pid := cmd.Process.Pid
-	rssBefore, err := probe.RSS(pid)
+	srv, err := probe.Start(ctx, bin, env, logs)
 	if err != nil {
 		return result{}, err
 	}
-	usedBefore, err := probe.UsedMemory(ctx, rc)
+	defer srv.Close()
+	rc, pid := srv.Client, srv.Pid
+	rssBefore, usedBefore, err := srv.Memory(ctx)
 	if err != nil {
 		return result{}, err
 	}

@@ -8,8 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -81,4 +83,66 @@ func UsedMemory(ctx context.Context, rc *redis.Client) (int64, error) {
 		}
 	}
 	return 0, errors.New("INFO memory has no used_memory")
+}
+
+// Server is a fresh server process under measurement, with a client.
+type Server struct {
+	Client *redis.Client
+	Pid    int
+	cmd    *exec.Cmd
+	dir    string
+}
+
+// Start runs bin (redis-server or the Keyfleet node: both take the same
+// flags) on a free loopback port with persistence off and an empty
+// temporary dir, and returns once it answers PING. env is added to the
+// process's environment; logs, if not nil, receives its output.
+func Start(ctx context.Context, bin string, env []string, logs io.Writer) (*Server, error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "keyfleet-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("temp dir: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", dir)
+	if logs != nil {
+		cmd.Stdout, cmd.Stderr = logs, logs
+	}
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	s := &Server{cmd: cmd, dir: dir, Pid: cmd.Process.Pid}
+	s.Client = redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), Protocol: 2,
+		DisableIdentity: true, ReadTimeout: time.Minute, WriteTimeout: time.Minute})
+	if err := WaitReady(ctx, s.Client); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Memory reads the server's RSS and INFO used_memory, in bytes.
+func (s *Server) Memory(ctx context.Context) (rss, used int64, err error) {
+	if rss, err = RSS(s.Pid); err != nil {
+		return 0, 0, err
+	}
+	if used, err = UsedMemory(ctx, s.Client); err != nil {
+		return 0, 0, err
+	}
+	return rss, used, nil
+}
+
+// Close stops the server and removes its directory.
+func (s *Server) Close() {
+	s.Client.Close()
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	os.RemoveAll(s.dir)
 }
