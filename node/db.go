@@ -26,6 +26,11 @@ func (s *Server) expireIfNeeded(db *DB, key []byte, at int64) bool {
 	if !keyspace.Expired(at, s.now()) {
 		return false
 	}
+	// The primary's own commands see the key as it still is: the
+	// primary decides when it expires (Redis 7.0's expireIfNeeded).
+	if s.isReplica() && s.applyingPrimaryStream() {
+		return false
+	}
 	// Replicas wait for the primary's DEL; while clients are paused
 	// nothing may be written (client_cmd.go), so the key only looks gone.
 	if s.isReplica() || s.clientsPaused() {
@@ -274,7 +279,14 @@ func (s *Server) signalReady(db *DB, key []byte) {
 
 // propagating reports whether anyone consumes propagated writes, so that
 // commands can skip building a rewritten argv nobody reads.
-func (s *Server) propagating() bool { return s.hooks.propagate != nil }
+func (s *Server) propagating() bool { return s.hooks.propagate != nil || s.replFeeding() }
+
+// Propagation targets, as Redis's PROPAGATE_AOF and PROPAGATE_REPL.
+const (
+	propAOF  = 1 << iota // the propagate hook (AOF)
+	propRepl             // the replication feed (repl.go)
+	propAll  = propAOF | propRepl
+)
 
 // propagate sends a write to the AOF and replicas, as the effect of the
 // current command. argv may alias the request buffer: the consumer copies
@@ -285,11 +297,32 @@ func (s *Server) propagating() bool { return s.hooks.propagate != nil }
 // and then sent as a unit, wrapped in MULTI/EXEC when there is more than
 // one command (multi.go's batchPropagation): a consumer of the hook never
 // wraps on its own.
-func (s *Server) propagate(dbid int, argv [][]byte) {
-	if s.hooks.propagate == nil || s.batchPropagation(dbid, argv) {
+func (s *Server) propagate(dbid int, argv [][]byte) { s.propagateTo(dbid, argv, propAll) }
+
+// propagateTo propagates to the targets given (propAOF, propRepl),
+// narrowed by what a script allowed (redis.set_repl, propMask).
+func (s *Server) propagateTo(dbid int, argv [][]byte, targets int) {
+	targets &= s.propMask()
+	if s.hooks.propagate == nil {
+		targets &^= propAOF
+	}
+	if targets&propRepl != 0 && !s.replFeeding() {
+		targets &^= propRepl
+	}
+	if targets == 0 || s.batchPropagation(dbid, argv, targets) {
 		return
 	}
-	s.hooks.propagate(dbid, argv)
+	s.emitPropagation(dbid, argv, targets)
+}
+
+// emitPropagation hands a command to its consumers.
+func (s *Server) emitPropagation(dbid int, argv [][]byte, targets int) {
+	if targets&propAOF != 0 && s.hooks.propagate != nil {
+		s.hooks.propagate(dbid, argv)
+	}
+	if targets&propRepl != 0 && s.replFeeding() {
+		s.replFeed(dbid, argv)
+	}
 }
 
 // Keyspace notification classes (notify-keyspace-events flags).

@@ -482,8 +482,9 @@ func (s *Server) touchAllWatched(db *DB, emptied, replaced *keyspace.DB) {
 
 // propOp is one propagated command of the current top-level call.
 type propOp struct {
-	dbid int
-	argv [][]byte
+	dbid    int
+	argv    [][]byte
+	targets int // propAOF, propRepl (db.go)
 }
 
 var (
@@ -497,7 +498,7 @@ var (
 // expired — reaches the AOF and replicas as one unit: alone when it is
 // one command, wrapped in MULTI/EXEC otherwise, as Redis 7.0's
 // propagatePendingCommands. It reports false outside a call.
-func (s *Server) batchPropagation(dbid int, argv [][]byte) bool {
+func (s *Server) batchPropagation(dbid int, argv [][]byte, targets int) bool {
 	st := s.multiState()
 	if st.depth == 0 {
 		return false
@@ -512,7 +513,7 @@ func (s *Server) batchPropagation(dbid int, argv [][]byte) bool {
 		buf = append(buf, a...)
 		cp[i] = buf[len(buf)-len(a) : len(buf) : len(buf)]
 	}
-	st.ops = append(st.ops, propOp{dbid: dbid, argv: cp})
+	st.ops = append(st.ops, propOp{dbid: dbid, argv: cp, targets: targets})
 	return true
 }
 
@@ -521,18 +522,16 @@ func (s *Server) flushPropagation() {
 	st := s.multiState()
 	ops := st.ops
 	st.ops = nil
-	emit := s.hooks.propagate
-	if emit == nil {
-		return
-	}
 	if len(ops) == 1 {
-		emit(ops[0].dbid, ops[0].argv)
+		s.emitPropagation(ops[0].dbid, ops[0].argv, ops[0].targets)
 		return
 	}
-	emit(ops[0].dbid, [][]byte{argMULTI})
+	// MULTI and EXEC go to every consumer, whatever the commands' own
+	// targets (Redis's propagatePendingCommands).
+	s.emitPropagation(ops[0].dbid, [][]byte{argMULTI}, propAll)
 	for _, op := range ops {
-		emit(op.dbid, op.argv)
+		s.emitPropagation(op.dbid, op.argv, op.targets)
 	}
 	// The last database: no SELECT is needed before EXEC.
-	emit(ops[len(ops)-1].dbid, [][]byte{argEXEC})
+	s.emitPropagation(ops[len(ops)-1].dbid, [][]byte{argEXEC}, propAll)
 }

@@ -305,14 +305,15 @@ func (s *Server) unsubscribeCommon(c *Client, k pubsubKind, args [][]byte) {
 
 func publishCommand(s *Server, c *Client, args [][]byte) {
 	n := s.publish(args[1], args[2], false)
-	// Replicas get the message too, as Redis's forceCommandPropagation.
-	s.propagate(c.db.id, args)
+	// Replicas get the message too, not the AOF, as Redis's
+	// forceCommandPropagation(PROPAGATE_REPL).
+	s.propagateTo(c.db.id, args, propRepl)
 	c.Int(int64(n))
 }
 
 func spublishCommand(s *Server, c *Client, args [][]byte) {
 	n := s.publish(args[1], args[2], true)
-	s.propagate(c.db.id, args)
+	s.propagateTo(c.db.id, args, propRepl)
 	c.Int(int64(n))
 }
 

@@ -566,12 +566,14 @@ func (r *scriptRun) Call(argv [][]byte) ([]byte, string) {
 		r.writeDirty = true
 	}
 	fc.out = fc.out[:0]
-	if r.replFlags == lua.ReplNone && s.hooks.propagate != nil {
-		// redis.set_repl(redis.REPL_NONE): the command's effects reach
-		// neither the AOF nor replicas.
-		saved := s.hooks.propagate
-		s.hooks.propagate = nil
-		defer func() { s.hooks.propagate = saved }()
+	if r.replFlags != lua.ReplAll {
+		// redis.set_repl: the command's effects reach only the targets
+		// the script left (lua.ReplAOF is propAOF, lua.ReplReplica
+		// propRepl).
+		rs := s.repl()
+		saved := rs.suppress
+		rs.suppress = propAll &^ r.replFlags
+		defer func() { rs.suppress = saved }()
 	}
 	return r.callInner(cmd, argv)
 }
@@ -628,6 +630,9 @@ func (r *scriptRun) verifyWrite(cmd *command) string {
 	if s.readOnlyReplica() && r.caller.flags&flagPrimary == 0 {
 		return "-" + errReadOnly
 	}
+	if msg := s.diskError(); msg != "" {
+		return "-" + msg
+	}
 	if !s.goodReplicasForWrite() {
 		return "-" + errNoReplicas
 	}
@@ -656,9 +661,8 @@ func (s *Server) scriptReject(cmd *command, msg string) string {
 // SetResp is redis.setresp.
 func (r *scriptRun) SetResp(resp int) { r.fake.resp = resp }
 
-// SetRepl is redis.set_repl. The engine propagates to one place (the
-// AOF and replicas share the propagate hook), so any flag other than
-// REPL_NONE propagates.
+// SetRepl is redis.set_repl: which of the AOF and the replicas get the
+// effects of the script's next commands (Call narrows propagateTo).
 func (r *scriptRun) SetRepl(flags int) { r.replFlags = flags }
 
 // ACLCheck is redis.acl_check_cmd: the engine has only the default user,
@@ -822,7 +826,7 @@ func (s *Server) readOnlyReplica() bool {
 // runningStale reports whether the server is a replica whose link to its
 // primary is down with replica-serve-stale-data off.
 func (s *Server) runningStale() bool {
-	return s.cfg.ReplicaOf.Host != "" && !s.isReplica() && !s.cfg.ReplicaServeStaleData
+	return s.cfg.ReplicaOf.Host != "" && !s.replLinkUp() && !s.cfg.ReplicaServeStaleData
 }
 
 // goodReplicasForWrite is Redis's checkGoodReplicasStatus: with
