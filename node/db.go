@@ -26,11 +26,6 @@ func (s *Server) expireIfNeeded(db *DB, key []byte, at int64) bool {
 	if !keyspace.Expired(at, s.now()) {
 		return false
 	}
-	// The primary's own commands see the key as it still is: the
-	// primary decides when it expires (Redis 7.0's expireIfNeeded).
-	if s.isReplica() && s.applyingPrimaryStream() {
-		return false
-	}
 	// Replicas wait for the primary's DEL; while clients are paused
 	// nothing may be written (client_cmd.go), so the key only looks gone.
 	if s.isReplica() || s.clientsPaused() {

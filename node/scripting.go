@@ -630,9 +630,6 @@ func (r *scriptRun) verifyWrite(cmd *command) string {
 	if s.readOnlyReplica() && r.caller.flags&flagPrimary == 0 {
 		return "-" + errReadOnly
 	}
-	if msg := s.diskError(); msg != "" {
-		return "-" + msg
-	}
 	if !s.goodReplicasForWrite() {
 		return "-" + errNoReplicas
 	}
@@ -826,7 +823,7 @@ func (s *Server) readOnlyReplica() bool {
 // runningStale reports whether the server is a replica whose link to its
 // primary is down with replica-serve-stale-data off.
 func (s *Server) runningStale() bool {
-	return s.cfg.ReplicaOf.Host != "" && !s.replLinkUp() && !s.cfg.ReplicaServeStaleData
+	return s.cfg.ReplicaOf.Host != "" && !s.isReplica() && !s.cfg.ReplicaServeStaleData
 }
 
 // goodReplicasForWrite is Redis's checkGoodReplicasStatus: with
