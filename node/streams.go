@@ -499,8 +499,9 @@ done:
 		c.Error("ERR syntax error, XTRIM must be called with a trimming strategy")
 		return a, -1
 	}
-	if c.flags&flagPrimary != 0 {
-		// The primary rewrote approximate trims into exact ones.
+	if c.flags&flagPrimary != 0 || s.persist().loading {
+		// The primary (or the AOF) has approximate trims rewritten into
+		// exact ones, which must apply as they are (mustObeyClient).
 		a.limit = 0
 	} else if limitGiven {
 		if !a.approx {
@@ -1218,10 +1219,10 @@ func xinfoStreamCommand(s *Server, c *Client, args [][]byte) {
 
 // raxNodesEstimate stands for Redis's rax node count, which depends on
 // its radix tree's shape: a node per key plus the shared-prefix nodes of
-// 16-byte keys, about one more per key.
+// 16-byte keys, plus the root.
 func raxNodesEstimate(keys int) int {
 	if keys == 0 {
 		return 1
 	}
-	return 2*keys + 1
+	return keys + 1
 }
