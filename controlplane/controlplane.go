@@ -21,6 +21,7 @@ import (
 	"github.com/keyfleet/keyfleet/controlplane/api"
 	"github.com/keyfleet/keyfleet/controlplane/auth"
 	"github.com/keyfleet/keyfleet/controlplane/devenv"
+	"github.com/keyfleet/keyfleet/controlplane/failover"
 	"github.com/keyfleet/keyfleet/controlplane/store"
 )
 
@@ -47,8 +48,15 @@ type Options struct {
 
 	HeartbeatInterval time.Duration
 	NodeTimeout       time.Duration // no heartbeat for this long: node down
-	ProvisionTimeout  time.Duration
-	SecureCookies     bool
+	// FailoverTimeout: a node with neither a heartbeat nor an answered
+	// probe for this long is down and its primaries fail over.
+	FailoverTimeout  time.Duration
+	FailoverInterval time.Duration // between probe rounds (default FailoverTimeout/5)
+	// FailoverMaxLag bounds a manual failover's replica lag in bytes
+	// unless forced.
+	FailoverMaxLag   int64
+	ProvisionTimeout time.Duration
+	SecureCookies    bool
 
 	// Console serves the web console at / when set.
 	Console http.Handler
@@ -101,6 +109,12 @@ func (o *Options) defaults() {
 	}
 	if o.ProvisionTimeout == 0 {
 		o.ProvisionTimeout = 2 * time.Minute
+	}
+	if o.FailoverTimeout == 0 {
+		o.FailoverTimeout = 2 * time.Second
+	}
+	if o.FailoverMaxLag == 0 {
+		o.FailoverMaxLag = 1 << 20
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -171,6 +185,17 @@ func Run(ctx context.Context, o Options) (err error) {
 		}
 	}
 
+	mon, err := failover.New(failover.Options{
+		Store:    st,
+		Conn:     st.Pool().Config().ConnConfig.Copy(),
+		Timeout:  o.FailoverTimeout,
+		Interval: o.FailoverInterval,
+		Log:      log,
+	})
+	if err != nil {
+		return err
+	}
+
 	srv, err := api.New(api.Config{
 		Store:             st,
 		Tokens:            auth.Tokens{Key: o.JWTKey, TTL: 15 * time.Minute},
@@ -182,6 +207,8 @@ func Run(ctx context.Context, o Options) (err error) {
 		SecureCookies:     o.SecureCookies,
 		Console:           o.Console,
 		Log:               log,
+		Leader:            mon.Leader,
+		FailoverMaxLag:    o.FailoverMaxLag,
 	})
 	if err != nil {
 		return err
@@ -210,6 +237,10 @@ func Run(ctx context.Context, o Options) (err error) {
 	})
 	g.Go(func() error {
 		srv.Run(gctx, time.Second, o.NodeTimeout)
+		return nil
+	})
+	g.Go(func() error {
+		mon.Run(gctx)
 		return nil
 	})
 	g.Go(func() error {

@@ -48,6 +48,12 @@ type Config struct {
 	// and /metrics (the web console).
 	Console http.Handler
 	Log     *slog.Logger
+	// Leader, when set, says whether this instance leads failover
+	// (reported by /healthz).
+	Leader func() bool
+	// FailoverMaxLag bounds, in bytes, how far behind its primary a
+	// replica may be for a manual failover that is not forced.
+	FailoverMaxLag int64
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -90,6 +96,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.FailoverMaxLag == 0 {
+		cfg.FailoverMaxLag = 1 << 20
 	}
 	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Log}
 	s.routes = newVersionWatcher(cfg.Store, cfg.Log)
@@ -157,6 +166,8 @@ func (s *Server) buildRouter() chi.Router {
 			r.Delete("/databases/{id}", s.deleteDatabase)
 			r.Post("/databases/{id}/rotate-password", s.rotatePassword)
 			r.Get("/databases/{id}/usage", s.databaseUsage)
+			r.Post("/databases/{id}/failover", s.failoverDatabase)
+			r.Get("/databases/{id}/failovers", s.listFailovers)
 
 			r.Group(func(r chi.Router) {
 				r.Use(requireAdmin)
@@ -198,7 +209,11 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "postgres: "+err.Error(), "")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	out := map[string]any{"status": "ok"}
+	if s.cfg.Leader != nil {
+		out["leader"] = s.cfg.Leader()
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) recoverer(next http.Handler) http.Handler {
@@ -243,7 +258,13 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var ce *store.ConflictError
 	var le *store.LimitError
 	var pe *placement.CapacityError
+	var lag *store.ReplicaLagError
+	var nr *store.NoReplicaError
 	switch {
+	case errors.As(err, &lag):
+		writeError(w, http.StatusConflict, "replica_lagging", lag.Error(), "force")
+	case errors.As(err, &nr):
+		writeError(w, http.StatusConflict, "no_replica", nr.Error(), "shard")
 	case errors.As(err, &ie):
 		writeError(w, ie.status, ie.code, ie.msg, ie.field)
 	case errors.Is(err, store.ErrNotFound):

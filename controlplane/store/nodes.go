@@ -86,6 +86,9 @@ func (s *Store) Heartbeat(ctx context.Context, hb wire.NodeHeartbeat, now time.T
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 			return fmt.Errorf("record shard status: %w", err)
 		}
+		if err := confirmPromotions(ctx, tx, hb.NodeID, now); err != nil {
+			return err
+		}
 		if err := s.settleProvisioning(ctx, tx, hb.NodeID); err != nil {
 			return err
 		}
