@@ -44,6 +44,10 @@ type blockedClient struct {
 	// timeout writes the reply for a timeout or CLIENT UNBLOCK TIMEOUT.
 	timeout func()
 	wake    chan struct{}
+	// servesMissing asks for serve also when the key is gone: XREADGROUP
+	// then fails (stream_groups.go), as Redis's
+	// unblockDeletedStreamReadgroupClients.
+	servesMissing bool
 }
 
 // blockingState is the shard's table of blocked clients.
@@ -259,8 +263,8 @@ func (s *Server) serveReadyKeys() {
 				if st.byClient[bc.c] != bc {
 					continue
 				}
-				if o, _ := s.peek(db, key); o == nil {
-					break
+				if o, _ := s.peek(db, key); o == nil && !bc.servesMissing {
+					continue
 				}
 				s.updateClock(time.Now())
 				saved := bc.c.db
