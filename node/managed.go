@@ -1,8 +1,8 @@
 package node
 
 import (
-	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -26,11 +26,6 @@ type ManagedSettings struct {
 	// e.g. "3600 1 300 100"; "" turns snapshots off.
 	Save string
 }
-
-// ErrReplicationUnavailable is returned by ReplicaOf while the engine has
-// no replication: the host records it in the shard's status so that the
-// control plane does not count the replica as serving.
-var ErrReplicationUnavailable = errors.New("replication is not available in this engine yet")
 
 // directives lists the settings as CONFIG SET name/value pairs.
 func (m ManagedSettings) directives() [][2]string {
@@ -96,15 +91,47 @@ func (s *Server) Reconfigure(m ManagedSettings) error {
 	return nil
 }
 
-// ReplicaOf makes the shard a replica of primary ("host:port"), using auth
-// as masterauth, or a primary again when primary is empty. Until the
-// engine has replication, asking for a replica fails with
-// ErrReplicationUnavailable and the shard keeps serving as a primary.
+// ReplicaOf makes the shard a replica of primary ("host:port"), with
+// auth as masterauth (a managed shard's replicas use the database's
+// password, which is also the primary's requirepass); or, with primary
+// empty, a primary: ReplicaOf("", "") is REPLICAOF NO ONE (promotion:
+// the data stays, the replication id shifts so that the other replicas
+// continue with a partial resync). Asking again for the primary being
+// followed changes nothing. Once the host has set a role, REPLICAOF from
+// clients is refused: the control plane owns it.
 func (s *Server) ReplicaOf(primary, auth string) error {
-	if primary == "" {
+	var host string
+	var port int
+	if primary != "" {
+		h, p, err := net.SplitHostPort(primary)
+		if err != nil {
+			return fmt.Errorf("replicaof %q: %w", primary, err)
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil || n <= 0 || n > 65535 {
+			return fmt.Errorf("replicaof %q: invalid port", primary)
+		}
+		host, port = h, n
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.updateClock(time.Now())
+	s.ext["managedRole"] = true
+	if host == "" {
+		if s.cfg.ReplicaOf.Host != "" {
+			s.unsetPrimary()
+			s.log.Info("MASTER MODE enabled (control plane)")
+		}
 		return nil
 	}
-	return fmt.Errorf("replicaof %s: %w", primary, ErrReplicationUnavailable)
+	authChanged := s.cfg.MasterAuth != auth
+	s.cfg.MasterAuth = auth
+	if s.cfg.ReplicaOf.Host == host && s.cfg.ReplicaOf.Port == port && !authChanged {
+		return nil
+	}
+	s.setPrimary(host, port)
+	s.log.Info(fmt.Sprintf("REPLICAOF %s:%d enabled (control plane)", host, port))
+	return nil
 }
 
 // ManagedStatus is a snapshot of what the host reports for a shard.
@@ -128,7 +155,9 @@ func (s *Server) Status() ManagedStatus {
 		TotalCommands:    s.stats.totalCommands,
 		ConnectedClients: len(s.clients),
 		UsedMemory:       s.usedMemory(),
-		// ReplOffset stays 0 until replication exists.
+		// The offset the control plane compares to pick the most
+		// up-to-date replica: on a replica, what it applied.
+		ReplOffset: s.replOffset(),
 	}
 	if s.isReplica() {
 		st.Role = "replica"

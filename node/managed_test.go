@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 )
@@ -114,7 +113,19 @@ func TestManagedReplicaOf(t *testing.T) {
 	if err := s.ReplicaOf("", "pw"); err != nil {
 		t.Errorf("ReplicaOf(no one) = %v", err)
 	}
-	if err := s.ReplicaOf("10.0.0.1:7000", "pw"); !errors.Is(err, ErrReplicationUnavailable) {
-		t.Errorf("ReplicaOf before replication exists = %v", err)
+	if err := s.ReplicaOf("127.0.0.1:1", "pw"); err != nil {
+		t.Fatalf("ReplicaOf(127.0.0.1:1) = %v", err)
+	}
+	if st := s.Status(); st.Role != "replica" {
+		t.Errorf("Status().Role after ReplicaOf = %q, want replica", st.Role)
+	}
+	if err := s.ReplicaOf("no-port", "pw"); err == nil {
+		t.Error("ReplicaOf without a port succeeded")
+	}
+	if err := s.ReplicaOf("", ""); err != nil {
+		t.Errorf("ReplicaOf(promote) = %v", err)
+	}
+	if st := s.Status(); st.Role != "primary" {
+		t.Errorf("Status().Role after promotion = %q, want primary", st.Role)
 	}
 }

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/keyfleet/keyfleet/internal/wire"
 	"github.com/keyfleet/keyfleet/node"
+	"github.com/redis/go-redis/v9"
 )
 
 func TestHostStartsReconfiguresAndStopsShards(t *testing.T) {
@@ -274,22 +276,48 @@ func TestHostKeepsRunningShardOnBadUpdate(t *testing.T) {
 	}
 }
 
-func TestHostReportsReplicaRoleUnavailable(t *testing.T) {
+func TestHostRunsReplicaAndPromotesIt(t *testing.T) {
 	cp := newFakeCP(t)
 	ports := freePorts(t, 2)
-	r := desiredShard("sh_rep", ports[0])
-	r.Role, r.ReplicaOf = "replica", "10.0.0.9:7000"
-	cp.setDesired(r)
+	p := desiredShard("sh_p", ports[0])
+	r := desiredShard("sh_r", ports[1])
+	// A database's shards share its password: the replica uses it as
+	// masterauth, as the primary's requirepass.
+	r.Password = p.Password
+	r.Role, r.ReplicaOf = "replica", fmt.Sprintf("127.0.0.1:%d", ports[0])
+	cp.setDesired(p, r)
 	runHost(t, cp, t.TempDir())
-	got := cp.waitShards("a role error", func(m map[string]wire.ShardStatus) bool { return m["sh_rep"].Error != "" })
-	s := got["sh_rep"]
-	if !strings.Contains(s.Error, node.ErrReplicationUnavailable.Error()) || s.Role != "primary" {
-		t.Errorf("status = %+v, want a running primary with the replication error", s)
+	cp.waitShards("a primary and a replica", func(m map[string]wire.ShardStatus) bool {
+		return m["sh_p"].Role == "primary" && m["sh_r"].Role == "replica" && m["sh_r"].Error == ""
+	})
+	ctx := context.Background()
+	prim := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", ports[0]), Password: p.Password, Protocol: 2})
+	defer prim.Close()
+	repl := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", ports[1]), Password: p.Password, Protocol: 2})
+	defer repl.Close()
+	if err := prim.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatalf("SET on the primary: %v", err)
 	}
-	// Promoted to primary by the control plane: the error clears.
+	// The write reaches the replica and its offset is reported.
+	got := cp.waitShards("the replica caught up", func(m map[string]wire.ShardStatus) bool {
+		return m["sh_r"].ReplOffset > 0 && m["sh_r"].ReplOffset == m["sh_p"].ReplOffset
+	})
+	if v, err := repl.Get(ctx, "k").Result(); err != nil || v != "v" {
+		t.Fatalf("GET on the replica = %q, %v; want v (status %+v)", v, err, got["sh_r"])
+	}
+	if err := repl.Set(ctx, "k2", "x", 0).Err(); err == nil || !strings.HasPrefix(err.Error(), "READONLY") {
+		t.Errorf("SET on the replica = %v, want READONLY", err)
+	}
+	// Promoted by the control plane: it keeps the data and takes writes.
 	r.Role, r.ReplicaOf = "primary", ""
-	cp.setDesired(r)
-	cp.waitShards("the error cleared", serving("sh_rep"))
+	cp.setDesired(p, r)
+	cp.waitShards("the replica promoted", serving("sh_p", "sh_r"))
+	if err := repl.Set(ctx, "k2", "x", 0).Err(); err != nil {
+		t.Errorf("SET on the promoted replica: %v", err)
+	}
+	if v, err := repl.Get(ctx, "k").Result(); err != nil || v != "v" {
+		t.Errorf("GET k on the promoted replica = %q, %v", v, err)
+	}
 }
 
 func TestHostRestartsExitedEngine(t *testing.T) {
