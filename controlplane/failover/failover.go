@@ -31,8 +31,8 @@ type Options struct {
 	// Timeout: a node that neither heartbeated nor answered a probe for
 	// this long is down (default 2s).
 	Timeout time.Duration
-	// Interval between probe-and-detect rounds (default Timeout/5, at
-	// least 50ms).
+	// Interval between probe-and-detect rounds (default Timeout/5
+	// within 50ms..1s).
 	Interval time.Duration
 	// ProbeTimeout bounds one probe (default min(Interval, 1s)).
 	ProbeTimeout time.Duration
@@ -57,7 +57,9 @@ func (o *Options) defaults() {
 		o.Timeout = 2 * time.Second
 	}
 	if o.Interval <= 0 {
-		o.Interval = max(o.Timeout/5, 50*time.Millisecond)
+		// At most a second: the leader also notices a lost session
+		// through its rounds.
+		o.Interval = min(max(o.Timeout/5, 50*time.Millisecond), time.Second)
 	}
 	if o.ProbeTimeout <= 0 {
 		o.ProbeTimeout = min(max(o.Interval, 100*time.Millisecond), time.Second)
