@@ -35,6 +35,8 @@ type shard struct {
 	nextDial  time.Time // no dial before this after a failure
 	backoff   time.Duration
 	lastErr   string
+
+	retry retryQueue // requests refused with -READONLY, see failover.go
 }
 
 func newShard(p *Proxy, db *database, sr wire.ShardRoute) *shard {
@@ -322,8 +324,11 @@ func (bc *backendConn) sendBatch(raws [][]byte, slots []*slot) {
 		}
 		return
 	}
-	for _, r := range raws {
+	for i, r := range raws {
 		bc.out = append(bc.out, r...)
+		if bc.mode == modePooled {
+			slots[i].raw = r
+		}
 	}
 	bc.q = append(bc.q, slots...)
 	wake := !bc.writing && len(bc.out) > 0
@@ -456,7 +461,11 @@ func (bc *backendConn) readLoop(buf []byte, r, w int) {
 					bc.abort("reply without a request")
 					return
 				}
-				s.complete(buf[spans[2*k]:spans[2*k+1]])
+				reply := buf[spans[2*k]:spans[2*k+1]]
+				if reply[0] == '-' && bc.retryReadonly(s, reply) {
+					continue
+				}
+				s.complete(reply)
 			}
 			clear(ready)
 		}

@@ -36,6 +36,9 @@ type database struct {
 
 	mu      sync.Mutex
 	clients map[*client]struct{}
+	// changed is closed (and replaced) when the route changes, waking
+	// the requests waiting out a failover (failover.go).
+	changed chan struct{}
 	nconns  atomic.Int64
 
 	ops       bucket // ops per second
@@ -164,6 +167,9 @@ func (p *Proxy) applyRoutes(rt *wire.Routes) {
 		bw := float64(r.limits.BandwidthBytesPerSec)
 		db.bandwidth.configure(bw, bw*p.opts.BurstSeconds)
 		db.route.Store(r)
+		if r != old {
+			db.routeChanged()
+		}
 		p.databases[dr.ID] = db
 		next.dbs[dr.ID] = db
 	}
@@ -176,6 +182,7 @@ func (p *Proxy) applyRoutes(rt *wire.Routes) {
 			retired = append(retired, old.shards...)
 		}
 		db.route.Store(nil)
+		db.routeChanged()
 		delete(p.databases, id)
 		p.retiredUsage = append(p.retiredUsage, db)
 	}
@@ -334,4 +341,24 @@ func (p *Proxy) fetchRoutes(ctx context.Context, version int64) (*wire.Routes, e
 		return nil, fmt.Errorf("decode routes: %w", err)
 	}
 	return &rt, nil
+}
+
+// routeChanged wakes whoever waits for the database's route to change.
+func (db *database) routeChanged() {
+	db.mu.Lock()
+	if db.changed != nil {
+		close(db.changed)
+		db.changed = nil
+	}
+	db.mu.Unlock()
+}
+
+// routeWatch returns a channel closed at the next route change.
+func (db *database) routeWatch() <-chan struct{} {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.changed == nil {
+		db.changed = make(chan struct{})
+	}
+	return db.changed
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/keyfleet/keyfleet/proxy/resp"
 )
@@ -31,6 +32,12 @@ type slot struct {
 	// connection's reader owns these fields once the slot is sent.
 	expect  int
 	forward bool
+
+	// raw is the request sent for this slot on a pooled connection, so
+	// that a -READONLY reply (a primary demoted by a failover) can be
+	// retried on the shard's new primary until retryBy (see failover.go).
+	raw     []byte
+	retryBy time.Time
 }
 
 const (
@@ -105,4 +112,6 @@ func (s *slot) reset(b *batch) {
 	s.after = nil
 	s.expect = 0
 	s.forward = false
+	s.raw = nil
+	s.retryBy = time.Time{}
 }
