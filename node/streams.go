@@ -222,17 +222,22 @@ func dupStream(o *keyspace.Object) keyspace.Object {
 	return newStreamObject(&st)
 }
 
-// streamDigest is xorObjectDigest for a stream: every entry's ID, fields
-// and values mixed in order (Redis also mixes the groups; not yet here).
+// streamDigest is xorObjectDigest for a stream: every entry's ID (as
+// "ms.seq"), fields and values mixed in order; groups are left out, as
+// in Redis 7.0.
 func streamDigest(d *digestState, o *keyspace.Object) {
 	st := streamOf(o)
 	it := st.iter(streamID{}, maxStreamID, false)
+	var buf []byte
 	for {
 		id, fv, ok := it.next()
 		if !ok {
 			break
 		}
-		d.mix(id.pkg().Encode(nil))
+		buf = strconv.AppendUint(buf[:0], id.ms, 10)
+		buf = append(buf, '.')
+		buf = strconv.AppendUint(buf, id.seq, 10)
+		d.mix(buf)
 		for _, x := range fv {
 			d.mix(x)
 		}
