@@ -17,7 +17,6 @@ func init() {
 		"shutdown":            shutdownCommand,
 		"time":                timeCommand,
 		"lastsave":            lastsaveCommand,
-		"wait":                waitCommand,
 		"memory|usage":        memoryUsageCommand,
 		"memory|stats":        memoryStatsCommand,
 		"memory|doctor":       memoryDoctorCommand,
@@ -146,76 +145,6 @@ func timeCommand(s *Server, c *Client, args [][]byte) {
 
 func lastsaveCommand(s *Server, c *Client, args [][]byte) {
 	c.Int(s.adminState().lastSave)
-}
-
-// waitCommand: WAIT numreplicas timeout. Without replicas it replies 0,
-// at once when no replica is required, else when the timeout passes (0:
-// never) with the shard lock released meanwhile.
-func waitCommand(s *Server, c *Client, args [][]byte) {
-	if s.isReplica() {
-		c.Error("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.")
-		return
-	}
-	n, ok := parseRedisInt64(args[1])
-	if !ok {
-		c.Error(errNotInt)
-		return
-	}
-	end, ok := timeoutArg(c, args[2])
-	if !ok {
-		return
-	}
-	st := s.adminState()
-	acks := func() int {
-		if st.replicaAcks == nil {
-			return 0
-		}
-		return st.replicaAcks(c)
-	}
-	got := acks()
-	if int64(got) >= n || s.denyBlocking(c) {
-		c.Int(int64(got))
-		return
-	}
-	c.flags |= flagBlocked
-	defer func() { c.flags &^= flagBlocked }()
-	var done <-chan struct{}
-	if s.ctx != nil {
-		done = s.ctx.Done()
-	}
-	for {
-		ch := st.waitCh
-		var timer <-chan time.Time
-		if end > 0 {
-			t := time.NewTimer(max(time.Until(time.UnixMilli(end)), 0))
-			defer t.Stop()
-			timer = t.C
-		}
-		s.mu.Unlock()
-		gone, stopWatch := watchClientClose(c)
-		stopped, timedOut := false, false
-		select {
-		case <-ch:
-		case <-timer:
-			timedOut = true
-		case <-done:
-			stopped = true
-		case <-gone:
-			stopped = true
-		}
-		stopWatch()
-		s.mu.Lock()
-		if stopped || c.killed {
-			c.closeAfterReply = true
-			return
-		}
-		got = acks()
-		if int64(got) >= n || timedOut {
-			break
-		}
-	}
-	s.updateClock(time.Now())
-	c.Int(int64(got))
 }
 
 var memoryHelp = []string{

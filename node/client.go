@@ -83,6 +83,10 @@ type Client struct {
 	deferred   []byte
 	pushRanges [][2]int
 
+	// woff is the replication offset at the end of the client's last
+	// command: what its WAIT waits for (repl.go).
+	woff int64
+
 	// trk caches the server's client-side caching state, which every
 	// command consults (tracking.go), sparing a map lookup per command.
 	trk *trackingState

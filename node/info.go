@@ -569,9 +569,9 @@ func (s *Server) infoStats(w *infoWriter) {
 	w.field("instantaneous_input_repl_kbps", 0.0)
 	w.field("instantaneous_output_repl_kbps", 0.0)
 	w.field("rejected_connections", s.stats.rejectedConns)
-	w.field("sync_full", 0)
-	w.field("sync_partial_ok", 0)
-	w.field("sync_partial_err", 0)
+	w.field("sync_full", s.repl().syncFull)
+	w.field("sync_partial_ok", s.repl().syncPartialOK)
+	w.field("sync_partial_err", s.repl().syncPartialErr)
 	w.field("expired_keys", s.stats.expiredKeys)
 	stale, capReached, cycleMs := s.expireInfo()
 	w.field("expired_stale_perc", stale)
@@ -610,35 +610,8 @@ func (s *Server) infoStats(w *infoWriter) {
 	w.field("reply_buffer_expands", 0)
 }
 
-func (s *Server) infoReplication(w *infoWriter) {
-	st := s.infoState()
-	if s.isReplica() || s.cfg.ReplicaOf.Host != "" {
-		w.field("role", "slave")
-		w.field("master_host", s.cfg.ReplicaOf.Host)
-		w.field("master_port", s.cfg.ReplicaOf.Port)
-		w.field("master_link_status", "down")
-		w.field("master_last_io_seconds_ago", -1)
-		w.field("master_sync_in_progress", 0)
-		w.field("slave_read_repl_offset", 1)
-		w.field("slave_repl_offset", 1)
-		w.field("master_link_down_since_seconds", -1)
-		w.field("slave_priority", s.cfg.ReplicaPriority)
-		w.field("slave_read_only", s.cfg.ReplicaReadOnly)
-		w.field("replica_announced", s.cfg.ReplicaAnnounced)
-	} else {
-		w.field("role", "master")
-	}
-	w.field("connected_slaves", 0)
-	w.field("master_failover_state", "no-failover")
-	w.field("master_replid", st.replID)
-	w.field("master_replid2", strings.Repeat("0", 40))
-	w.field("master_repl_offset", 0)
-	w.field("second_repl_offset", -1)
-	w.field("repl_backlog_active", 0)
-	w.field("repl_backlog_size", s.cfg.ReplBacklogSize)
-	w.field("repl_backlog_first_byte_offset", 0)
-	w.field("repl_backlog_histlen", 0)
-}
+// infoReplication is INFO replication (repl.go).
+func (s *Server) infoReplication(w *infoWriter) { s.infoReplicationFields(w) }
 
 func rusageTime(tv syscall.Timeval) string {
 	return fmt.Sprintf("%d.%06d", tv.Sec, tv.Usec)

@@ -149,8 +149,8 @@ func (s *Server) writeHeader(w *rdb.Writer, aofBase bool) {
 	w.AuxInt("ctime", time.Now().Unix())
 	w.AuxInt("used-mem", s.usedMemory())
 	w.AuxInt("repl-stream-db", 0)
-	w.Aux("repl-id", s.infoState().replID)
-	w.AuxInt("repl-offset", 0)
+	w.Aux("repl-id", s.repl().replid)
+	w.AuxInt("repl-offset", s.repl().offset)
 	if aofBase {
 		w.AuxInt("aof-base", 1)
 	} else {

@@ -827,13 +827,13 @@ func (s *Server) runningStale() bool {
 }
 
 // goodReplicasForWrite is Redis's checkGoodReplicasStatus: with
-// min-replicas-to-write set, a primary needs that many replicas in sync.
-// The engine has no replicas yet, so any such setting refuses writes.
+// min-replicas-to-write set, a primary needs that many replicas in sync
+// (repl.go's goodReplicas).
 func (s *Server) goodReplicasForWrite() bool {
 	if s.cfg.ReplicaOf.Host != "" || s.cfg.MinReplicasMaxLag == 0 || s.cfg.MinReplicasToWrite == 0 {
 		return true
 	}
-	return false
+	return s.goodReplicas() >= s.cfg.MinReplicasToWrite
 }
 
 // scriptReply writes a script's reply to its caller.

@@ -136,6 +136,17 @@ func (h *Host) reconcile() (changed bool) {
 			sh = &shard{id: d.ShardID, want: d}
 			h.shards[d.ShardID] = sh
 		}
+		if sh.srv != nil && d.Epoch < sh.want.Epoch {
+			// Fencing: a shard's epoch only grows (each failover bumps
+			// it), so an older desired state is stale news, e.g. from a
+			// control plane restored from an old backup.
+			if sh.err == nil {
+				h.log.Error("ignoring desired state with an older epoch", "shard", d.ShardID, "epoch", d.Epoch, "running_epoch", sh.want.Epoch)
+			}
+			sh.err = fmt.Errorf("desired epoch %d is older than the running epoch %d", d.Epoch, sh.want.Epoch)
+			ports[sh.want.Port] = d.ShardID
+			continue
+		}
 		if err := h.check(d, ports); err != nil {
 			// A running engine keeps serving its last good config: a bad
 			// update must not take a healthy shard down.
