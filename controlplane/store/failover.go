@@ -295,6 +295,9 @@ func failoverShard(ctx context.Context, tx pgx.Tx, shardID string, req failoverR
 			why = "its replicas' nodes are down"
 		case !rp.running:
 			why = "no replica is running"
+		case primaryOffset > 0 && rp.offset <= 0:
+			// Still in its first sync: promoting it would empty the shard.
+			why = "no replica has synced with its primary yet"
 		case rp.role != "replica" || rp.epoch != f.OldEpoch:
 			// A copy that has not taken the current epoch may hold
 			// another history (a stale primary coming back).
