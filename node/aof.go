@@ -8,9 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyfleet/keyfleet/node/aof"
+	"github.com/keyfleet/keyfleet/node/ds/quicklist"
+	"github.com/keyfleet/keyfleet/node/keyspace"
 	"github.com/keyfleet/keyfleet/node/rdb"
 )
 
@@ -69,7 +72,8 @@ type aofState struct {
 	m         *aof.Manifest
 	f         *os.File // current incremental file
 	curDB     int      // database of the last SELECT written to f
-	buf       []byte
+	buf       []byte   // written to f as each command propagates; kept on failure
+	fsyncErr  atomic.Pointer[error]
 	prevProp  func(dbid int, argv [][]byte)
 	size      int64
 	baseSize  int64
@@ -102,14 +106,33 @@ func (s *Server) aofFeed(dbid int, argv [][]byte) {
 	if st.f == nil {
 		return
 	}
-	st.buf = st.buf[:0]
 	if dbid != st.curDB {
 		st.buf = aof.AppendCommand(st.buf, [][]byte{[]byte("SELECT"), strconv.AppendInt(nil, int64(dbid), 10)})
 		st.curDB = dbid
 	}
 	st.buf = aof.AppendCommand(st.buf, argv)
+	s.aofWrite()
+}
+
+// aofWrite writes what st.buf holds. On a failure the bytes stay in the
+// buffer (a partial write is cut back off the file when it can be) and
+// aofError refuses writes with -MISCONF until cron's retry succeeds, as
+// Redis's flushAppendOnlyFile does. Under appendfsync always the command
+// whose write failed has run and is still acknowledged: Redis exits
+// there instead, which a node hosting other shards must not do.
+func (s *Server) aofWrite() {
+	st := s.aof()
+	if len(st.buf) == 0 || st.f == nil {
+		return
+	}
 	n, err := st.f.Write(st.buf)
+	if err != nil && n > 0 {
+		if st.f.Truncate(st.size) == nil {
+			n = 0
+		}
+	}
 	st.size += int64(n)
+	st.buf = st.buf[:copy(st.buf, st.buf[n:])]
 	if err == nil && s.cfg.AppendFsync == "always" {
 		err = st.f.Sync()
 	}
@@ -120,7 +143,36 @@ func (s *Server) aofFeed(dbid int, argv [][]byte) {
 		st.writeErr = err
 		return
 	}
+	if st.writeErr != nil {
+		s.log.Warn("AOF write error looks solved, Redis can write again.")
+	}
 	st.writeErr = nil
+}
+
+// aofError is the AOF's failure that refuses writes (-MISCONF): the last
+// write's, or else the last background fsync's.
+func (s *Server) aofError() error {
+	st := s.aof()
+	if !st.on {
+		return nil
+	}
+	if st.writeErr != nil {
+		return st.writeErr
+	}
+	if p := st.fsyncErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// aofFsync fsyncs f off the shard lock (everysec) and records the
+// outcome for aofError: a failure refuses writes until an fsync works.
+func (st *aofState) aofFsync(f *os.File) {
+	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
+		st.fsyncErr.Store(&err)
+		return
+	}
+	st.fsyncErr.Store(nil)
 }
 
 // aofCron fsyncs once a second under everysec, starts a scheduled
@@ -134,8 +186,10 @@ func (s *Server) aofCron(now time.Time) {
 	}
 	if st.on && st.f != nil && s.cfg.AppendFsync == "everysec" && now.Sub(st.lastSync) >= time.Second {
 		st.lastSync = now
-		f := st.f
-		go f.Sync() // off the shard lock; a file closed meanwhile just errs
+		go st.aofFsync(st.f) // a file closed meanwhile is not an error
+	}
+	if st.on && st.writeErr != nil {
+		s.aofWrite() // retry: writes are refused until it succeeds
 	}
 	// auto-aof-rewrite-percentage / -min-size: the increments grew by
 	// that much over the base since the last rewrite.
@@ -184,14 +238,24 @@ func (s *Server) aofInstallHook() {
 
 func (s *Server) aofStop() {
 	st := s.aof()
-	if st.f != nil {
-		st.f.Sync()
-		st.f.Close()
-		st.f = nil
-	}
+	s.aofCloseFile()
 	s.hooks.propagate = st.prevProp
 	st.prevProp = nil
 	st.on = false
+}
+
+// aofCloseFile closes the current incremental file after a last try at
+// what is buffered for it, and forgets that file's errors.
+func (s *Server) aofCloseFile() {
+	st := s.aof()
+	if st.f == nil {
+		return
+	}
+	s.aofWrite()
+	st.f.Sync()
+	st.f.Close()
+	st.f, st.buf, st.writeErr = nil, st.buf[:0], nil
+	st.fsyncErr.Store(nil)
 }
 
 // writeManifest replaces the manifest atomically.
@@ -247,13 +311,18 @@ func (s *Server) startAOFRewrite() error {
 	}
 	oldIncrs := m.Incrs
 	oldBase := m.Base
-	if st.f != nil {
-		st.f.Sync()
-		st.f.Close()
-	}
+	// What the old file could not take is in the dataset the new base
+	// snapshots, so it is not lost with the file.
+	s.aofCloseFile()
 	st.f, st.curDB, st.m = f, -1, pending
 	st.size = 0
-	base := aof.Info{Name: fmt.Sprintf("%s.%d.base.rdb", s.cfg.AppendFilename, s.nextSeq(m, true)), Seq: s.nextSeq(m, true), Type: aof.TypeBase}
+	// Without the preamble the base is RESP and named .aof, as Redis's
+	// getNewBaseFileNameAndMarkPreAsHistory does.
+	suffix := "rdb"
+	if !s.cfg.AOFUseRDBPreamble {
+		suffix = "aof"
+	}
+	base := aof.Info{Name: fmt.Sprintf("%s.%d.base.%s", s.cfg.AppendFilename, s.nextSeq(m, true), suffix), Seq: s.nextSeq(m, true), Type: aof.TypeBase}
 	basePath := filepath.Join(s.aofDir(), base.Name)
 	st.rewriting = true
 	start := time.Now()
@@ -459,4 +528,121 @@ func (s *Server) debugLoadAOF() error {
 	}
 	s.dirty = 0 // the data is what the files hold: nothing to save
 	return nil
+}
+
+// A base file without the RDB preamble (aof-use-rdb-preamble no) is RESP,
+// one command per value as Redis's rewriteAppendOnlyFileRio writes it:
+// SET, RPUSH, SADD, ZADD and HMSET with at most 64 elements per command
+// (AOF_REWRITE_ITEMS_PER_CMD), then PEXPIREAT for a TTL. A type without
+// a command form here (streams) goes out as RESTORE of its DUMP payload,
+// which any Redis 7.0 loads as well. Function libraries come first as
+// FUNCTION LOAD.
+const rewriteItems = 64
+
+// respBatch gathers one rewrite command's arguments in an arena.
+type respBatch struct {
+	out   []byte
+	cmd   string
+	key   string
+	arena []byte
+	ends  []int
+	per   int // arguments per element (2 for ZADD and HMSET)
+}
+
+// add appends one argument, flushing a full command first.
+func (b *respBatch) add(arg []byte) {
+	if len(b.ends) == rewriteItems*b.per {
+		b.flush()
+	}
+	b.arena = append(b.arena, arg...)
+	b.ends = append(b.ends, len(b.arena))
+}
+
+func (b *respBatch) flush() {
+	if len(b.ends) == 0 {
+		return
+	}
+	b.out = append(b.out, '*')
+	b.out = strconv.AppendInt(b.out, int64(2+len(b.ends)), 10)
+	b.out = append(b.out, '\r', '\n')
+	b.out = appendBulk(b.out, b.cmd)
+	b.out = appendBulk(b.out, b.key)
+	start := 0
+	for _, end := range b.ends {
+		b.out = appendBulk(b.out, b.arena[start:end])
+		start = end
+	}
+	b.arena, b.ends = b.arena[:0], b.ends[:0]
+}
+
+func appendBulk[T string | []byte](b []byte, v T) []byte {
+	b = append(b, '$')
+	b = strconv.AppendInt(b, int64(len(v)), 10)
+	b = append(b, '\r', '\n')
+	b = append(b, v...)
+	return append(b, '\r', '\n')
+}
+
+// appendRewriteFunctions appends a FUNCTION LOAD per library.
+func (s *Server) appendRewriteFunctions(out []byte) []byte {
+	for _, code := range s.functionLibraries() {
+		out = aof.AppendCommand(out, [][]byte{[]byte("FUNCTION"), []byte("LOAD"), code})
+	}
+	return out
+}
+
+// appendRewriteKey appends the commands that recreate key (false if its
+// type cannot be written at all).
+func (s *Server) appendRewriteKey(out []byte, key string, o *keyspace.Object, expire int64) ([]byte, bool) {
+	b := respBatch{out: out, key: key, per: 1}
+	var buf []byte
+	switch o.Type {
+	case keyspace.TypeString:
+		b.out = aof.AppendCommand(b.out, [][]byte{[]byte("SET"), []byte(key), o.Str})
+	case keyspace.TypeList:
+		b.cmd = "RPUSH"
+		it := listOf(o).Iterator(true)
+		var e quicklist.Entry
+		for it.Next(&e) {
+			buf = e.Append(buf[:0])
+			b.add(buf)
+		}
+		it.Release()
+	case keyspace.TypeSet:
+		b.cmd = "SADD"
+		setEach(o, func(e setElem) bool {
+			buf = e.appendTo(buf[:0])
+			b.add(buf)
+			return true
+		})
+	case keyspace.TypeZSet:
+		b.cmd, b.per = "ZADD", 2
+		zsetEach(o, false, func(m zmember, score float64) bool {
+			buf = appendDouble(buf[:0], score)
+			b.add(buf)
+			buf = m.appendTo(buf[:0])
+			b.add(buf)
+			return true
+		})
+	case keyspace.TypeHash:
+		b.cmd, b.per = "HMSET", 2
+		hashEach(o, func(f, v hashElem) bool {
+			buf = f.appendTo(buf[:0])
+			b.add(buf)
+			buf = v.appendTo(buf[:0])
+			b.add(buf)
+			return true
+		})
+	default:
+		payload, ok := s.dumpPayload(o)
+		if !ok {
+			return out, false
+		}
+		b.out = aof.AppendCommand(b.out, [][]byte{[]byte("RESTORE"), []byte(key), []byte("0"), payload})
+	}
+	b.flush()
+	if expire != 0 {
+		b.out = aof.AppendCommand(b.out, [][]byte{[]byte("PEXPIREAT"), []byte(key), strconv.AppendInt(nil, expire, 10)})
+	}
+	return b.out, true
 }

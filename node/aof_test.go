@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -201,5 +202,136 @@ func TestAOFAutoRewrite(t *testing.T) {
 	}
 	if got := digest(t, rc); got != want {
 		t.Fatalf("after auto rewrite %s, want %s", got, want)
+	}
+}
+
+// TestAOFWriteErrorMisconf checks that a failed AOF write refuses writes
+// with Redis's -MISCONF until cron's retry gets the buffered commands
+// into the file, and that nothing is lost on the way.
+func TestAOFWriteErrorMisconf(t *testing.T) {
+	s, rc := testServer(t, debugOn)
+	ctx := context.Background()
+	if err := rc.ConfigSet(ctx, "appendonly", "yes").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitRewrite(t, rc)
+	rc.Set(ctx, "before", "1", 0)
+	// Swap the increment's handle for a read-only one: writes fail with
+	// EBADF as they would on a full or broken disk.
+	s.mu.Lock()
+	st := s.aof()
+	good := st.f
+	ro, err := os.Open(good.Name())
+	if err != nil {
+		s.mu.Unlock()
+		t.Fatal(err)
+	}
+	st.f = ro
+	s.mu.Unlock()
+	// This write runs (and is answered) but cannot reach the file.
+	if err := rc.Set(ctx, "during", "2", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	err = rc.Set(ctx, "refused", "3", 0).Err()
+	if err == nil || err.Error() != "MISCONF Errors writing to the AOF file: Bad file descriptor" {
+		t.Fatalf("SET while the AOF fails: %v", err)
+	}
+	if v := rc.Get(ctx, "before").Val(); v != "1" {
+		t.Fatalf("GET while the AOF fails: %q", v)
+	}
+	if info := rc.Info(ctx, "persistence").Val(); !strings.Contains(info, "aof_last_write_status:err") {
+		t.Fatalf("INFO:\n%s", info)
+	}
+	s.mu.Lock()
+	st.f = good
+	s.mu.Unlock()
+	ro.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for rc.Set(ctx, "after", "4", 0).Err() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("writes still refused after the AOF recovered")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := rc.Do(ctx, "debug", "loadaof").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"before": "1", "during": "2", "refused": "", "after": "4"} {
+		if got := rc.Get(ctx, k).Val(); got != want {
+			t.Errorf("after DEBUG LOADAOF %s=%q, want %q", k, got, want)
+		}
+	}
+}
+
+// TestAOFWithoutPreamble checks aof-use-rdb-preamble no: the rewrite's
+// base is RESP (SET/RPUSH/SADD/ZADD/HMSET/PEXPIREAT, FUNCTION LOAD),
+// named .base.aof; it loads back into the node and into redis-server
+// with the same digest, and redis-check-aof accepts it.
+func TestAOFWithoutPreamble(t *testing.T) {
+	s, rc := testServer(t, func(c *Config) { debugOn(c); c.AOFUseRDBPreamble = false })
+	ctx := context.Background()
+	populate(t, rc)
+	lib := "#!lua name=nopre\nredis.register_function('f7', function(keys, args) return 7 end)"
+	if err := rc.FunctionLoad(ctx, lib).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rc.ZAdd(ctx, "zset:inf", redis.Z{Score: math.Inf(1), Member: "top"}, redis.Z{Score: math.Inf(-1), Member: "bottom"}, redis.Z{Score: 0.1, Member: "tenth"})
+	if err := rc.ConfigSet(ctx, "appendonly", "yes").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitRewrite(t, rc)
+	rc.Set(ctx, "after", "1", 0) // into the increment
+	want := digest(t, rc)
+	dir := filepath.Join(s.cfg.Dir, "appendonlydir")
+	base, err := os.ReadFile(filepath.Join(dir, "appendonly.aof.1.base.aof"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"*", "$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n", "$5\r\nRPUSH\r\n$8\r\nlist:big\r\n", "$4\r\nZADD\r\n", "$5\r\nHMSET\r\n", "$4\r\nSADD\r\n", "$9\r\nPEXPIREAT\r\n$7\r\nhash:lp\r\n", "$6\r\nSELECT\r\n$1\r\n3\r\n"} {
+		if !bytes.Contains(base, []byte(w)) {
+			t.Errorf("base lacks %q", w)
+		}
+	}
+	if bytes.HasPrefix(base, []byte("REDIS")) {
+		t.Fatal("base has the RDB preamble")
+	}
+	if err := rc.Do(ctx, "debug", "loadaof").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := digest(t, rc); got != want {
+		t.Fatalf("after DEBUG LOADAOF %s, want %s", got, want)
+	}
+	if v, err := rc.FCall(ctx, "f7", nil).Int(); err != nil || v != 7 {
+		t.Fatalf("function after reload: %v %v", v, err)
+	}
+	if check, err := exec.LookPath("redis-check-aof"); err == nil {
+		out, err := exec.Command(check, filepath.Join(dir, "appendonly.aof.manifest")).CombinedOutput()
+		if err != nil || !bytes.Contains(out, []byte("valid")) {
+			t.Fatalf("redis-check-aof: %v\n%s", err, out)
+		}
+	}
+	// Redis loads the same directory.
+	rdir := t.TempDir()
+	if err := os.CopyFS(filepath.Join(rdir, "appendonlydir"), os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	ref := redisWithDir(t, rdir, "--appendonly", "yes")
+	if got := digest(t, ref); got != want {
+		t.Fatalf("redis-server loaded the node's AOF: digest %s, want %s", got, want)
+	}
+	// Turning the preamble back on makes the next base an RDB again.
+	rc.ConfigSet(ctx, "aof-use-rdb-preamble", "yes")
+	if err := rc.Do(ctx, "bgrewriteaof").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitRewrite(t, rc)
+	if b, err := os.ReadFile(filepath.Join(dir, "appendonly.aof.2.base.rdb")); err != nil || !bytes.HasPrefix(b, []byte("REDIS")) {
+		t.Fatalf("second base: %v", err)
+	}
+	if err := rc.Do(ctx, "debug", "loadaof").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := digest(t, rc); got != want {
+		t.Fatalf("after the second rewrite %s, want %s", got, want)
 	}
 }

@@ -72,7 +72,7 @@ func init() {
 			}
 			st.depth--
 			if st.depth == 0 && len(st.ops) > 0 {
-				s.flushPropagation()
+				s.flushPropagation(cmd)
 			}
 		}
 		hooks := s.clientInfoHooks()
@@ -517,13 +517,21 @@ func (s *Server) batchPropagation(dbid int, argv [][]byte, targets int) bool {
 	return true
 }
 
+// touchesArbitraryKeys are the commands with Redis's
+// CMD_TOUCHES_ARBITRARY_KEYS flag.
+var touchesArbitraryKeys = map[string]bool{"scan": true, "randomkey": true}
+
 // flushPropagation sends the batch of the top-level call that ended.
-func (s *Server) flushPropagation() {
+func (s *Server) flushPropagation(cmd *command) {
 	st := s.multiState()
 	ops := st.ops
 	st.ops = nil
-	if len(ops) == 1 {
-		s.emitPropagation(ops[0].dbid, ops[0].argv, ops[0].targets)
+	// SCAN and RANDOMKEY (Redis's CMD_TOUCHES_ARBITRARY_KEYS) propagate
+	// the lazy expiries they cause one by one, as active expiry does.
+	if len(ops) == 1 || cmd != nil && touchesArbitraryKeys[cmd.Name] {
+		for _, op := range ops {
+			s.emitPropagation(op.dbid, op.argv, op.targets)
+		}
 		return
 	}
 	// MULTI and EXEC go to every consumer, whatever the commands' own

@@ -280,7 +280,7 @@ func TestBgsaveReplies(t *testing.T) {
 
 // redisWithDir starts redis-server on a unix socket in dir, or skips
 // (fails under CI=true) when it is not installed.
-func redisWithDir(t *testing.T, dir string) *redis.Client {
+func redisWithDir(t *testing.T, dir string, args ...string) *redis.Client {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -292,6 +292,7 @@ func redisWithDir(t *testing.T, dir string) *redis.Client {
 	sock := filepath.Join(dir, "redis.sock")
 	cmd := exec.Command(bin, "--port", "0", "--unixsocket", sock, "--dir", dir, "--save", "",
 		"--enable-debug-command", "yes", "--appendonly", "no")
+	cmd.Args = append(cmd.Args, args...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -540,5 +541,101 @@ func TestFunctionsSurviveReloadAndInterop(t *testing.T) {
 	// MERGE without FLUSH replaces the library instead of failing.
 	if err := rc.Do(ctx, "debug", "reload", "noflush", "merge").Err(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// waitBgsaveDone polls INFO until no background save is running.
+func waitBgsaveDone(t *testing.T, rc *redis.Client) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Contains(rc.Info(context.Background(), "persistence").Val(), "rdb_bgsave_in_progress:1") {
+		if time.Now().After(deadline) {
+			t.Fatal("BGSAVE did not finish")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestBgsaveErrorMisconf checks stop-writes-on-bgsave-error as Redis 7.0
+// (integration/rdb.tcl "failed bgsave prevents writes"): after a failed
+// BGSAVE, with save points set, writes, writing scripts and transactions
+// and PING get -MISCONF, reads do not; a good SAVE or BGSAVE lifts it.
+func TestBgsaveErrorMisconf(t *testing.T) {
+	s, rc := testServer(t, func(c *Config) { c.Save = []SaveParam{{Seconds: 3600, Changes: 1}} })
+	ctx := context.Background()
+	rc.Set(ctx, "x", "x", 0)
+	// A directory where the dump file goes makes the final rename fail,
+	// also for a test run as root.
+	blocker := filepath.Join(s.cfg.Dir, "dump.rdb")
+	fail := func() {
+		t.Helper()
+		os.Remove(blocker)
+		if err := os.Mkdir(blocker, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := rc.BgSave(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		waitBgsaveDone(t, rc)
+		if info := rc.Info(ctx, "persistence").Val(); !strings.Contains(info, "rdb_last_bgsave_status:err") {
+			t.Fatalf("bgsave did not fail:\n%s", info)
+		}
+		os.Remove(blocker)
+	}
+	fail()
+	misconf := func(what string, err error) {
+		t.Helper()
+		if err == nil || !strings.HasPrefix(err.Error(), "MISCONF Redis is configured to save RDB snapshots") {
+			t.Errorf("%s: got %v, want MISCONF", what, err)
+		}
+	}
+	if v, err := rc.Get(ctx, "x").Result(); v != "x" || err != nil {
+		t.Fatalf("GET after failed bgsave: %q %v", v, err)
+	}
+	misconf("SET", rc.Set(ctx, "x", "y", 0).Err())
+	misconf("PING", rc.Ping(ctx).Err())
+	misconf("EVAL writing", rc.Eval(ctx, "return redis.call('set','x',1)", []string{"x"}).Err())
+	misconf("EVAL shebang", rc.Eval(ctx, "#!lua\nreturn redis.call('set','x',1)", []string{"x"}).Err())
+	if v, err := rc.Eval(ctx, "return redis.call('get','x')", []string{"x"}).Result(); v != "x" || err != nil {
+		t.Errorf("EVAL reading: %v %v", v, err)
+	}
+	if v, err := rc.Eval(ctx, "#!lua flags=no-writes\nreturn redis.call('get','x')", []string{"x"}).Result(); v != "x" || err != nil {
+		t.Errorf("EVAL no-writes: %v %v", v, err)
+	}
+	_, err := rc.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, "x", "z", 0)
+		return nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "MISCONF") && !strings.Contains(err.Error(), "EXECABORT") {
+		t.Errorf("MULTI SET EXEC: %v", err)
+	}
+	// stop-writes-on-bgsave-error no, or no save points, let writes in.
+	rc.ConfigSet(ctx, "stop-writes-on-bgsave-error", "no")
+	if err := rc.Set(ctx, "x", "y", 0).Err(); err != nil {
+		t.Fatalf("SET with stop-writes-on-bgsave-error no: %v", err)
+	}
+	rc.ConfigSet(ctx, "stop-writes-on-bgsave-error", "yes")
+	misconf("SET again", rc.Set(ctx, "x", "y", 0).Err())
+	rc.ConfigSet(ctx, "save", "")
+	if err := rc.Set(ctx, "x", "y", 0).Err(); err != nil {
+		t.Fatalf("SET without save points: %v", err)
+	}
+	rc.ConfigSet(ctx, "save", "3600 1")
+	misconf("SET with save points", rc.Set(ctx, "x", "y", 0).Err())
+	// A good BGSAVE clears it; so does a good SAVE.
+	if err := rc.BgSave(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitBgsaveDone(t, rc)
+	if err := rc.Set(ctx, "x", "y", 0).Err(); err != nil {
+		t.Fatalf("SET after a good BGSAVE: %v", err)
+	}
+	fail()
+	misconf("SET after second failure", rc.Set(ctx, "x", "y", 0).Err())
+	if err := rc.Save(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.Set(ctx, "x", "w", 0).Err(); err != nil {
+		t.Fatalf("SET after a good SAVE: %v", err)
 	}
 }

@@ -161,6 +161,10 @@ func init() {
 			secondOffset: -1,
 			seldb:        -1,
 			byClient:     make(map[*Client]*replica),
+			// The first keep-alive comes a period after the start (Redis
+			// counts cron loops from there), so that a test that sets a
+			// long period right away sees none.
+			lastPing: time.Now(),
 		}
 		s.ext[replExt] = r
 		s.hooks.clientGone = append(s.hooks.clientGone, s.replClientGone)
