@@ -37,12 +37,36 @@ export interface Placement {
   running: boolean;
   used_memory: number;
   keys: number;
+  repl_offset?: number;
+  // How far a replica trails its primary, in bytes (0 for the primary).
+  lag_bytes?: number;
+  reported_role?: string;
+  reported_epoch?: number;
+  node_status?: string;
+  error?: string;
 }
 
 export interface ShardInfo {
   id: string;
   index: number;
+  epoch?: number;
   placements: Placement[];
+}
+
+// One promotion of a replica (GET /v1/databases/{id}/failovers).
+export interface Failover {
+  id: number;
+  shard_id: string;
+  shard_index: number;
+  reason: 'node_down' | 'manual' | 'manual_forced';
+  from: string;
+  to: string;
+  old_epoch: number;
+  new_epoch: number;
+  lag_bytes: number;
+  detected_at: string;
+  routes_published_at: string;
+  promoted_at: string | null;
 }
 
 export interface Database {

@@ -5,6 +5,7 @@ import { bytes, when, usedMemory } from '../format';
 import { navigate } from '../router';
 import { rates } from '../usage';
 import { CopyButton, Field, FormError, Loading, PageTitle, Status } from '../ui';
+import { Replication } from './Replication';
 
 const USAGE_EVERY_MS = 3000;
 
@@ -48,6 +49,7 @@ export function Database({ id }: { id: string }) {
   const [err, setErr] = useState('');
   const [gone, setGone] = useState(false);
   const [memSamples, setMemSamples] = useState<{ t: number; used: number }[]>([]);
+  const [reload, setReload] = useState(0);
 
   // The database, polled fast while it changes state.
   useEffect(() => {
@@ -78,7 +80,7 @@ export function Database({ id }: { id: string }) {
       stop = true;
       clearTimeout(timer);
     };
-  }, [id]);
+  }, [id, reload]);
 
   if (gone) {
     return (
@@ -109,6 +111,7 @@ export function Database({ id }: { id: string }) {
       {db.status === 'failed' && <p class="form-error" role="alert">Provisioning failed: {db.failure_reason || 'unknown reason'}</p>}
       <Connect db={db} onChange={setDb} />
       {db.status === 'active' && <Usage db={db} memSamples={memSamples} />}
+      {db.status === 'active' && <Replication db={db} onFailover={() => setReload((n) => n + 1)} />}
       <Settings db={db} onChange={setDb} />
       <Delete db={db} />
     </section>
