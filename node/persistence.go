@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyfleet/keyfleet/internal/commands"
+	"github.com/keyfleet/keyfleet/node/aof"
 	"github.com/keyfleet/keyfleet/node/keyspace"
 	"github.com/keyfleet/keyfleet/node/rdb"
 )
@@ -56,8 +57,9 @@ func init() {
 		"save":   saveCommand,
 		"bgsave": bgsaveCommand,
 	})
+	interceptors = append(interceptors, diskErrorInterceptor)
 	serverInits = append(serverInits, func(s *Server) {
-		st := &persistState{lastBgsaveOK: true, lastBgsaveSec: -1, sliceKeys: sliceKeys}
+		st := &persistState{lastBgsaveOK: true, lastBgsaveSec: -1, sliceKeys: sliceKeys, aof: s.aof()}
 		s.ext[persistExt] = st
 		s.ext["loading"] = func() bool { return st.loading }
 		s.hooks.cron = append(s.hooks.cron, s.saveCron)
@@ -130,6 +132,7 @@ type persistState struct {
 	loading       bool
 	scheduled     bool // BGSAVE SCHEDULE waiting for an AOF rewrite
 	sliceKeys     int  // keys per lock hold of a background save (tests lower it)
+	aof           *aofState
 }
 
 func (s *Server) persist() *persistState { return s.ext[persistExt].(*persistState) }
@@ -137,6 +140,62 @@ func (s *Server) persist() *persistState { return s.ext[persistExt].(*persistSta
 type countWriter struct{ n int64 }
 
 func (w *countWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); return len(p), nil }
+
+// Redis's -MISCONF replies (shared.bgsaveerr and the AOF variant).
+const (
+	errMisconfRDB = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error."
+	errMisconfAOF = "MISCONF Errors writing to the AOF file: "
+)
+
+// diskError is Redis's writeCommandsDeniedByDiskError with its message:
+// "" while writes may go on. A failed background save refuses writes
+// while save points are set and stop-writes-on-bgsave-error is on, until
+// a save succeeds; a failed AOF write or fsync refuses them until the
+// AOF is written again.
+func (s *Server) diskError() string {
+	if s.cfg.StopWritesOnBgsaveError && len(s.cfg.Save) > 0 && !s.persist().lastBgsaveOK {
+		return errMisconfRDB
+	}
+	if err := s.aofError(); err != nil {
+		return errMisconfAOF + strerror(err)
+	}
+	return ""
+}
+
+// diskErrorInterceptor refuses writes (and PING, as Redis does) while
+// persistence is failing. The primary's commands are applied regardless:
+// a replica's data is its primary's.
+func diskErrorInterceptor(s *Server, c *Client, cmd *command, args [][]byte) bool {
+	if st := s.persist(); c.flags&flagPrimary != 0 || st.lastBgsaveOK && !st.aof.on {
+		return false
+	}
+	msg := s.diskError()
+	if msg == "" || !(cmd.Name == "ping" || s.writesData(c, cmd, args)) {
+		return false
+	}
+	s.rejectCommand(c, cmd, msg)
+	return true
+}
+
+// writesData is Redis's is_write_command: the command's write flag, with
+// EXEC taking its queued commands' and scripts the flags they declare
+// (getCommandFlags).
+func (s *Server) writesData(c *Client, cmd *command, args [][]byte) bool {
+	switch cmd.Name {
+	case "exec":
+		return execFlags(s, c, args)&commands.Write != 0
+	case "eval", "eval_ro", "evalsha", "evalsha_ro":
+		sha := cmd.Name == "evalsha" || cmd.Name == "evalsha_ro"
+		if sf, ok := s.evalDeclaredFlags(args[1], sha); ok {
+			return sf.commandFlags(cmd.Flags)&commands.Write != 0
+		}
+	case "fcall", "fcall_ro":
+		if f := s.scripting().functions.lookup(string(args[1])); f != nil {
+			return f.flags.commandFlags(cmd.Flags)&commands.Write != 0
+		}
+	}
+	return cmd.Has(commands.Write)
+}
 
 // rdbPath is the dump file's path.
 func (s *Server) rdbPath() string { return filepath.Join(s.cfg.Dir, s.cfg.DBFilename) }
@@ -246,6 +305,9 @@ func (s *Server) saveRDBSync() error {
 
 func (s *Server) savedOK(at time.Time) {
 	s.dirty = 0
+	// Any good save, SAVE included, clears a failed BGSAVE's MISCONF
+	// (Redis's rdbSave sets lastbgsave_status).
+	s.persist().lastBgsaveOK = true
 	s.setLastSave(at.Unix())
 	s.persist().saves++
 }
@@ -321,6 +383,9 @@ type bgsave struct {
 	done     bool
 	prev     func(c *Client, cmd *command, args [][]byte)
 	finished chan struct{}
+	// resp writes RESP commands instead of RDB: an AOF base without the
+	// preamble (aof-use-rdb-preamble no, aof.go's appendRewriteKey).
+	resp bool
 	// onDone, when set, finishes an AOF rewrite (under the lock) instead
 	// of the RDB bookkeeping.
 	onDone func(err error)
@@ -348,12 +413,17 @@ func (s *Server) startSnapshot(path string, onDone func(error)) error {
 	bg := &bgsave{start: time.Now(), streamDB: -1, finished: make(chan struct{}), onDone: onDone}
 	bg.w = rdb.NewWriter(&bg.sink, s.cfg.RDBCompression)
 	bg.w.NoChecksum = !s.cfg.RDBChecksum
+	bg.resp = onDone != nil && !s.cfg.AOFUseRDBPreamble
 	bg.visited = make([]map[string]struct{}, len(s.dbs))
 	for i, db := range s.dbs {
 		bg.visited[i] = map[string]struct{}{}
 		bg.total += int64(db.ks.Len())
 	}
-	s.writeHeader(bg.w, onDone != nil)
+	if bg.resp {
+		bg.sink.b = s.appendRewriteFunctions(bg.sink.b)
+	} else {
+		s.writeHeader(bg.w, onDone != nil)
+	}
 	tmp := filepath.Join(s.cfg.Dir, fmt.Sprintf("temp-%d-%d.rdb", os.Getpid(), time.Now().UnixNano()))
 	f, err := os.Create(tmp)
 	if err != nil {
@@ -427,6 +497,17 @@ func (s *Server) bgVisit(bg *bgsave, db *DB, key string) {
 }
 
 func (s *Server) bgEmit(bg *bgsave, dbid int, key string, o *keyspace.Object, at int64) {
+	if bg.resp {
+		if bg.streamDB != dbid {
+			bg.sink.b = aof.AppendCommand(bg.sink.b, [][]byte{[]byte("SELECT"), strconv.AppendInt(nil, int64(dbid), 10)})
+			bg.streamDB = dbid
+		}
+		var ok bool
+		if bg.sink.b, ok = s.appendRewriteKey(bg.sink.b, key, o, at); ok {
+			bg.keys++
+		}
+		return
+	}
 	if bg.streamDB != dbid {
 		bg.w.SelectDB(dbid)
 		bg.w.ResizeDB(s.dbs[dbid].ks.Len(), s.dbs[dbid].ks.VolatileLen())
@@ -487,7 +568,7 @@ func (s *Server) bgsaveLoop(bg *bgsave, f *os.File, tmp, path string) {
 		s.mu.Lock()
 		done := s.bgStep(bg, s.persist().sliceKeys)
 		var tail error
-		if done {
+		if done && !bg.resp {
 			tail = bg.w.End()
 		} else {
 			tail = bg.w.Flush()

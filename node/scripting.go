@@ -630,6 +630,9 @@ func (r *scriptRun) verifyWrite(cmd *command) string {
 	if s.readOnlyReplica() && r.caller.flags&flagPrimary == 0 {
 		return "-" + errReadOnly
 	}
+	if msg := s.diskError(); msg != "" {
+		return "-" + msg
+	}
 	if !s.goodReplicasForWrite() {
 		return "-" + errNoReplicas
 	}

@@ -1245,7 +1245,8 @@ func xclaimCommand(s *Server, c *Client, args [][]byte) {
 			continue
 		}
 		if force && !pending {
-			cg.pel.Insert(id, streamNACK{})
+			// As streamCreateNACK: delivered once, now, to nobody yet.
+			cg.pel.Insert(id, streamNACK{deliveryTime: now, deliveryCount: 1})
 			nack, pending = cg.pel.Get(id)
 		}
 		if !pending {
