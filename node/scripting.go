@@ -826,7 +826,7 @@ func (s *Server) readOnlyReplica() bool {
 // runningStale reports whether the server is a replica whose link to its
 // primary is down with replica-serve-stale-data off.
 func (s *Server) runningStale() bool {
-	return s.cfg.ReplicaOf.Host != "" && !s.isReplica() && !s.cfg.ReplicaServeStaleData
+	return s.cfg.ReplicaOf.Host != "" && !s.replLinkUp() && !s.cfg.ReplicaServeStaleData
 }
 
 // goodReplicasForWrite is Redis's checkGoodReplicasStatus: with
