@@ -26,6 +26,11 @@ func (s *Server) expireIfNeeded(db *DB, key []byte, at int64) bool {
 	if !keyspace.Expired(at, s.now()) {
 		return false
 	}
+	// The primary's own commands see the key as it still is: the
+	// primary decides when it expires (Redis 7.0's expireIfNeeded).
+	if s.isReplica() && s.applyingPrimaryStream() {
+		return false
+	}
 	// Replicas wait for the primary's DEL; while clients are paused
 	// nothing may be written (client_cmd.go), so the key only looks gone.
 	if s.isReplica() || s.clientsPaused() {
@@ -94,6 +99,11 @@ func (s *Server) lookupReadNoTouch(db *DB, key []byte) *keyspace.Object {
 func (s *Server) lookupWrite(db *DB, key []byte) *keyspace.Object {
 	o, at := db.ks.Lookup(key)
 	if o != nil && at != 0 && s.expireIfNeeded(db, key, at) {
+		// A client's write on a writable replica replaces the expired
+		// key for good (Redis's EXPIRE_FORCE_DELETE_EXPIRED).
+		if s.isReplica() && !s.clientsPaused() {
+			s.deleteExpired(db, key)
+		}
 		return nil
 	}
 	if o != nil {

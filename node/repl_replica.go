@@ -90,6 +90,17 @@ type replicaState struct {
 	// applying is set while the master client's commands run: they see
 	// logically expired keys as present (Redis's expireIfNeeded).
 	applying bool
+	// masterDB is the database the last master client had selected: a
+	// partial resync continues the stream where it was, SELECT included
+	// (Redis keeps the cached master client itself).
+	masterDB int
+	// unexpectedErrors counts error replies to our primary
+	// (unexpected_error_replies).
+	unexpectedErrors int64
+	// writableExpires are the keys with a TTL that clients wrote on a
+	// writable replica: the primary will never expire them, so the
+	// replica does (Redis's slaveKeysWithExpire).
+	writableExpires map[int]map[string]struct{}
 
 	// Transfer figures, written by the link goroutine without the lock.
 	syncSize   atomic.Int64 // -1: unknown ($EOF: form)
@@ -101,6 +112,16 @@ type replicaState struct {
 }
 
 func init() {
+	onInfoField("unexpected_error_replies", func(s *Server) string {
+		return strconv.FormatInt(s.replica().unexpectedErrors, 10)
+	})
+	onInfoField("slave_expires_tracked_keys", func(s *Server) string {
+		n := 0
+		for _, keys := range s.replica().writableExpires {
+			n += len(keys)
+		}
+		return strconv.Itoa(n)
+	})
 	register(map[string]handler{
 		"replicaof": replicaofCommand,
 		"slaveof":   replicaofCommand,
@@ -113,7 +134,16 @@ func init() {
 		if s.cfg.ReplicaOf.Host != "" {
 			st.state = replConnect
 		}
-		s.hooks.cron = append(s.hooks.cron, s.replicaCron)
+		s.hooks.cron = append(s.hooks.cron, s.replicaCron, s.expireWritableReplicaKeys)
+		prevAfter := s.hooks.afterCall
+		s.hooks.afterCall = func(c *Client, cmd *command, args [][]byte, dur time.Duration) {
+			if prevAfter != nil {
+				prevAfter(c, cmd, args, dur)
+			}
+			if s.cfg.ReplicaOf.Host != "" && c.flags&flagPrimary == 0 && cmd.Has(commands.Write) {
+				s.rememberWritableExpires(c.db, cmd, args)
+			}
+		}
 		r := s.repl()
 		r.infoReplica = func(w *infoWriter) { s.infoReplicaFields(w) }
 		r.roleReplica = func(c *Client) { s.roleReplica(c) }
@@ -236,6 +266,7 @@ func (s *Server) dropLink() {
 	}
 	if m := st.master; m != nil {
 		st.master = nil
+		st.masterDB = m.db.id
 		s.freeClient(m)
 		if m.nc != nil {
 			m.nc.Close()
@@ -328,6 +359,8 @@ type replLink struct {
 	conn net.Conn
 	br   *bufio.Reader
 	wmu  sync.Mutex // the ACK writer and GETACK share the socket
+	// carry holds the bytes of a transaction not yet committed (apply).
+	carry []byte
 }
 
 // errTemporary is a PSYNC refusal that only asks to retry later
@@ -349,6 +382,7 @@ func (l *replLink) run(ctx context.Context) {
 	st.cancel = nil
 	if m := st.master; m != nil {
 		st.master = nil
+		st.masterDB = m.db.id
 		s.freeClient(m)
 	}
 	if st.state == replConnected {
@@ -545,7 +579,7 @@ func (l *replLink) continueSync(newID string) error {
 		s.log.Info("Master replication ID changed", "replid", newID)
 		s.disconnectReplicas()
 	}
-	s.startMasterClient(l, st.reploff)
+	s.startMasterClient(l, st.reploff, st.masterDB)
 	return nil
 }
 
@@ -659,7 +693,8 @@ func (l *replLink) fullSync(replid string, offset int64) error {
 			s.log.Warn("could not keep the sync payload as the dump file", "err", err)
 		}
 	}
-	s.startMasterClient(l, offset)
+	// The primary starts a new stream with a SELECT.
+	s.startMasterClient(l, offset, 0)
 	if mark != nil {
 		// A diskless primary waits for this first ACK before streaming
 		// (Redis 7.0's repl_start_cmd_stream_on_ack).
@@ -683,6 +718,7 @@ func (s *Server) dataEmpty() bool {
 func (s *Server) loadSyncPayload(r io.Reader, size int64, replid string, offset int64) error {
 	st := s.replica()
 	s.log.Info("MASTER <-> REPLICA sync: Flushing old data")
+	st.writableExpires = nil
 	// Our history is gone: sub-replicas must full-sync from us again.
 	s.disconnectReplicas()
 	lazy := s.cfg.ReplicaLazyFlush
@@ -775,7 +811,7 @@ func (l *replLink) receiveUntilMark(w io.Writer, mark []byte) error {
 }
 
 // startMasterClient creates the master client and marks the link up.
-func (s *Server) startMasterClient(l *replLink, offset int64) {
+func (s *Server) startMasterClient(l *replLink, offset int64, dbid int) {
 	st := s.replica()
 	now := time.Now()
 	m := &Client{
@@ -786,7 +822,7 @@ func (s *Server) startMasterClient(l *replLink, offset int64) {
 		laddr:         l.conn.LocalAddr().String(),
 		createdAt:     now,
 		lastActive:    now,
-		db:            s.dbs[0],
+		db:            s.dbs[min(max(dbid, 0), len(s.dbs)-1)],
 		resp:          2,
 		authenticated: true,
 		flags:         flagPrimary,
@@ -867,6 +903,12 @@ func (l *replLink) stream() error {
 
 // apply runs a batch through the master client; false when the link is
 // no longer current or the master client was killed.
+//
+// Applied bytes count in the offset and go to our backlog only outside a
+// transaction: from MULTI to EXEC nothing is committed, so that a link
+// lost inside one resends all of it (Redis 7.0's commandProcessed); the
+// bytes of a transaction still open when the batch ends are carried to
+// the next.
 func (l *replLink) apply(batch []streamCmd, raw []byte) bool {
 	s := l.s
 	if !l.locked() {
@@ -882,9 +924,8 @@ func (l *replLink) apply(batch []streamCmd, raw []byte) bool {
 	now := time.Now()
 	st.lastIO = now
 	s.syncClock(now)
-	pos := 0
+	pos, from := 0, 0
 	for _, sc := range batch {
-		chunk := raw[pos : pos+sc.raw]
 		pos += sc.raw
 		st.readReploff += int64(sc.raw)
 		if len(sc.args) > 0 {
@@ -896,17 +937,53 @@ func (l *replLink) apply(batch []streamCmd, raw []byte) bool {
 				s.execute(m, sc.args)
 				st.applying = false
 				s.waitIfBlocked(m)
+				if m.errorReplied {
+					s.primaryGotError(m, sc.args)
+				}
 				m.out = m.out[:0] // the primary gets no replies
 			}
 		}
 		if st.master != m || m.killed {
 			return false
 		}
-		st.reploff += int64(sc.raw)
-		s.replFeedRaw(chunk)
+		if m.flags&flagMulti == 0 {
+			if len(l.carry) > 0 {
+				st.reploff += int64(len(l.carry))
+				s.replFeedRaw(l.carry)
+				l.carry = l.carry[:0]
+			}
+			st.reploff += int64(pos - from)
+			s.replFeedRaw(raw[from:pos])
+			from = pos
+		}
+	}
+	if from < pos {
+		l.carry = append(l.carry, raw[from:pos]...)
 	}
 	st.ackOff.Store(st.reploff)
 	return true
+}
+
+// primaryGotError logs an error reply to a command of our primary: the
+// replica's data may now differ from the primary's (Redis logs it as
+// critical and, with propagation-error-behavior panic, stops; the engine
+// keeps serving and only logs).
+func (s *Server) primaryGotError(m *Client, args [][]byte) {
+	msg := string(m.out)
+	if i := strings.Index(msg, "\r\n-"); i >= 0 && !strings.HasPrefix(msg, "-") {
+		msg = msg[i+2:]
+	}
+	if i := strings.Index(msg, "\r\n"); i >= 0 {
+		msg = msg[:i]
+	}
+	msg = strings.TrimPrefix(msg, "-")
+	name := m.lastCmd
+	if name == "" {
+		name = "<unknown>"
+	}
+	s.replica().unexpectedErrors++
+	s.log.Warn(fmt.Sprintf("== CRITICAL == This replica is sending an error to its master: '%s' after processing the command '%s'",
+		truncate(msg, 4096), name))
 }
 
 func isGetAck(args [][]byte) bool {
@@ -1098,4 +1175,66 @@ func (s *Server) infoReplicaFields(w *infoWriter) {
 	w.field("slave_priority", s.cfg.ReplicaPriority)
 	w.field("slave_read_only", s.cfg.ReplicaReadOnly)
 	w.field("replica_announced", s.cfg.ReplicaAnnounced)
+}
+
+// rememberWritableExpires tracks the keys a client's write left with a
+// TTL on a (writable) replica.
+func (s *Server) rememberWritableExpires(db *DB, cmd *command, args [][]byte) {
+	keys, _ := cmd.GetKeys(args)
+	if len(keys) == 0 {
+		return
+	}
+	st := s.replica()
+	for _, k := range keys {
+		if k.Index >= len(args) {
+			continue
+		}
+		key := args[k.Index]
+		if _, at := db.ks.Lookup(key); at == 0 {
+			continue
+		}
+		if st.writableExpires == nil {
+			st.writableExpires = make(map[int]map[string]struct{})
+		}
+		m := st.writableExpires[db.id]
+		if m == nil {
+			m = make(map[string]struct{})
+			st.writableExpires[db.id] = m
+		}
+		m[string(key)] = struct{}{}
+	}
+}
+
+// expireWritableReplicaKeys deletes the tracked keys whose time has come
+// (Redis's expireSlaveKeys) and forgets those that no longer have a TTL.
+func (s *Server) expireWritableReplicaKeys(now time.Time) {
+	st := s.replica()
+	if len(st.writableExpires) == 0 {
+		return
+	}
+	if s.cfg.ReplicaOf.Host == "" {
+		st.writableExpires = nil // a primary expires them by itself
+		return
+	}
+	if s.clientsPaused() {
+		return
+	}
+	ms := now.UnixMilli()
+	for dbid, keys := range st.writableExpires {
+		db := s.dbs[dbid]
+		for k := range keys {
+			key := []byte(k)
+			o, at := db.ks.Lookup(key)
+			switch {
+			case o == nil || at == 0:
+				delete(keys, k)
+			case at <= ms:
+				s.deleteExpired(db, key)
+				delete(keys, k)
+			}
+		}
+		if len(keys) == 0 {
+			delete(st.writableExpires, dbid)
+		}
+	}
 }
