@@ -610,7 +610,9 @@ func xaddCommand(s *Server, c *Client, args [][]byte) {
 	default:
 		if st.lastID.ms == a.id.ms {
 			if st.lastID.seq == math.MaxUint64 {
-				c.Error("ERR The ID specified in XADD is equal or smaller than the target stream top item")
+				// Redis fails here without setting errno and so
+				// answers with its other error.
+				c.Error("ERR Elements are too large to be stored")
 				return
 			}
 			id = streamID{a.id.ms, st.lastID.seq + 1}
@@ -986,21 +988,13 @@ func (s *Server) parseXreadArgs(c *Client, args [][]byte, group bool) (xreadArgs
 }
 
 // parseTimeoutMs parses a blocking timeout in milliseconds
-// (getTimeoutFromObjectOrReply with UNIT_MILLISECONDS) into a deadline in
-// unix ms, 0 for none.
+// (getTimeoutFromObjectOrReply with UNIT_MILLISECONDS: an integer) into
+// a deadline in unix ms, 0 for none.
 func (s *Server) parseTimeoutMs(c *Client, arg []byte) (int64, bool) {
-	ld, ok := parseLongDouble(arg)
+	ms, ok := parseInt64Strict(arg)
 	if !ok {
-		c.Error("ERR timeout is not a float or out of range")
+		c.Error("ERR timeout is not an integer or out of range")
 		return 0, false
-	}
-	ms := int64(math.MinInt64)
-	if ld.inf == 0 {
-		f, _ := ld.f.Float64()
-		v := math.Ceil(f)
-		if v > -9.2e18 && v < 9.2e18 {
-			ms = int64(v)
-		}
 	}
 	if ms < 0 {
 		c.Error("ERR timeout is negative")
@@ -1011,6 +1005,8 @@ func (s *Server) parseTimeoutMs(c *Client, arg []byte) (int64, bool) {
 	}
 	deadline := ms + time.Now().UnixMilli()
 	if deadline < 0 {
+		// The sum wraps in Redis too, into a time its timeout table
+		// never reaches: the client waits forever.
 		return 0, true
 	}
 	return deadline, true
@@ -1186,7 +1182,7 @@ func xinfoStreamCommand(s *Server, c *Client, args [][]byte) {
 	c.BulkString("radix-tree-keys")
 	c.Int(int64(st.entries.NumNodes()))
 	c.BulkString("radix-tree-nodes")
-	c.Int(int64(raxNodesEstimate(st.entries.NumNodes())))
+	c.Int(int64(raxNodes(st.entries.Nodes())))
 	c.BulkString("last-generated-id")
 	replyStreamID(c, st.lastID)
 	c.BulkString("max-deleted-entry-id")
@@ -1222,12 +1218,43 @@ func xinfoStreamCommand(s *Server, c *Client, args [][]byte) {
 	streamGroupHooks.infoFull(c, st, count)
 }
 
-// raxNodesEstimate stands for Redis's rax node count, which depends on
-// its radix tree's shape: a node per key plus the shared-prefix nodes of
-// 16-byte keys, plus the root.
-func raxNodesEstimate(keys int) int {
-	if keys == 0 {
+// raxNodes is the number of nodes of the radix tree Redis would hold
+// for these node keys (XINFO's radix-tree-nodes): a compressed node per
+// run of bytes all keys below share, a branching node where they part,
+// a node per key; 1 for the empty tree's root.
+func raxNodes(nodes []*stream.Node) int {
+	keys := make([][]byte, len(nodes))
+	for i, nd := range nodes {
+		keys[i] = nd.Master.Encode(nil)
+	}
+	if len(keys) == 0 {
 		return 1
 	}
-	return keys + 1
+	return raxCount(keys, 0)
+}
+
+// raxCount counts the nodes under the prefix keys[0][:depth]; keys are
+// sorted, distinct and 16 bytes long.
+func raxCount(keys [][]byte, depth int) int {
+	if depth == 16 {
+		return 1
+	}
+	first, last := keys[0], keys[len(keys)-1]
+	lcp := 0
+	for depth+lcp < 16 && first[depth+lcp] == last[depth+lcp] {
+		lcp++
+	}
+	if lcp > 0 {
+		return 1 + raxCount(keys, depth+lcp)
+	}
+	n := 1
+	for i := 0; i < len(keys); {
+		j := i + 1
+		for j < len(keys) && keys[j][depth] == keys[i][depth] {
+			j++
+		}
+		n += raxCount(keys[i:j], depth+1)
+		i = j
+	}
+	return n
 }
