@@ -1322,11 +1322,7 @@ func xautoclaimCommand(s *Server, c *Client, args [][]byte) {
 			// LONG_MAX / max(sizeof(streamID), attempts_factor)
 			const maxCount = math.MaxInt64 / 16
 			n, ok := parseInt64Strict(args[j+1])
-			if !ok {
-				c.Error(errNotInt)
-				return
-			}
-			if n < 1 || n > maxCount {
+			if !ok || n < 1 || n > maxCount {
 				c.Error("ERR COUNT must be > 0")
 				return
 			}

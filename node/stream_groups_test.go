@@ -264,6 +264,8 @@ func TestXReadGroupBlocking(t *testing.T) {
 		{"transaction", [][]string{{"MULTI"}, {"DEL", "s"}, {"SADD", "s", "e"}, {"EXEC"}}, `-"UNBLOCKED the stream key no longer exists"`},
 		// A transaction that deletes and recreates the stream with the group
 		// serves the reader, as Redis does once the transaction is over.
+		{"swapped with a database without it", [][]string{{"SWAPDB", "0", "9"}, {"SWAPDB", "0", "9"}, {"SWAPDB", "0", "9"}}, `-"UNBLOCKED the stream key no longer exists"`},
+		{"swapped back and forth", [][]string{{"MULTI"}, {"SWAPDB", "0", "9"}, {"SWAPDB", "0", "9"}, {"EXEC"}, {"XADD", "s", "8-0", "f", "v"}}, `*[*[$"s" *[*[$"8-0" *[$"f" $"v"]]]]]`},
 		{"recreated in a transaction", [][]string{{"MULTI"}, {"DEL", "s"}, {"XGROUP", "CREATE", "s", "g", "0", "MKSTREAM"}, {"XADD", "s", "7-0", "f", "v"}, {"EXEC"}}, `*[*[$"s" *[*[$"7-0" *[$"f" $"v"]]]]]`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -411,6 +413,7 @@ func TestXAutoClaim(t *testing.T) {
 		{a("XAUTOCLAIM", "s", "g", "b", "0", "0", "COUNT", "0"), `-"ERR COUNT must be > 0"`},
 		{a("XAUTOCLAIM", "s", "g", "b", "0", "0", "COUNT", "9223372036854775807"), `-"ERR COUNT must be > 0"`},
 		{a("XAUTOCLAIM", "s", "g", "b", "0", "0", "BOGUS"), `-"ERR syntax error"`},
+		{a("XAUTOCLAIM", "s", "g", "b", "0", "0", "COUNT", "x"), `-"ERR COUNT must be > 0"`},
 		{a("XAUTOCLAIM", "s", "g", "b", "x", "0"), `-"ERR Invalid min-idle-time argument for XAUTOCLAIM"`},
 		{a("XAUTOCLAIM", "s", "nog", "b", "0", "0"), `-"NOGROUP No such key 's' or consumer group 'nog'"`},
 		{a("XAUTOCLAIM", "s", "g", "b", "100000", "0"), `*[$"0-0" *[] *[]]`},
