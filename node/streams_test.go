@@ -402,3 +402,20 @@ func TestStreamDifferential(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// BenchmarkXADD measures XADD with a generated ID through the wire, a
+// pipeline of 16 per round trip.
+func BenchmarkXADD(b *testing.B) {
+	_, rc := testServer(b, nil)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i += 16 {
+		p := rc.Pipeline()
+		for j := 0; j < 16; j++ {
+			p.Do(ctx, "xadd", "s", "*", "field", "value", "name", "12345")
+		}
+		if _, err := p.Exec(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

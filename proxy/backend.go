@@ -250,7 +250,10 @@ func trimCRLF(b []byte) []byte {
 }
 
 // close closes every connection of the shard; pending requests fail.
-func (sh *shard) close() {
+func (sh *shard) close() { sh.closeWith("shard is being replaced") }
+
+// closeWith is close with the reason pending requests are failed with.
+func (sh *shard) closeWith(why string) {
 	sh.mu.Lock()
 	if sh.closed {
 		sh.mu.Unlock()
@@ -270,7 +273,7 @@ func (sh *shard) close() {
 	}
 	sh.mu.Unlock()
 	for _, bc := range conns {
-		bc.abort("shard is being replaced")
+		bc.abort(why)
 	}
 }
 

@@ -158,3 +158,23 @@ func (sh *shard) current() *shard {
 	}
 	return nil
 }
+
+// failoverGrace is how long requests in flight on a primary replaced by a
+// failover may still complete (a demoted primary answers them at once)
+// before they are failed with a clear error.
+const failoverGrace = 250 * time.Millisecond
+
+// failedOver reports whether sh, dropped from a route, was replaced by the
+// same shard at a higher epoch: a failover rather than a move or removal.
+func failedOver(sh *shard, cur *dbRoute) bool {
+	for _, o := range cur.shards {
+		if o.id == sh.id && o.epoch > sh.epoch {
+			return true
+		}
+	}
+	return false
+}
+
+// closeFailedOver closes a shard replaced by a failover; requests still
+// waiting on it are answered "ERR shard unavailable: failed over ...".
+func (sh *shard) closeFailedOver() { sh.closeWith("failed over to a new primary; retry") }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,4 +104,43 @@ func TestReadonlyBudget(t *testing.T) {
 		t.Fatalf("READONLY after %v (budget %v): %q", d, tp.retryBudget(), got)
 	}
 	r.expect("+PONG\r\n", "PING")
+}
+
+// A request in flight on a primary that stops answering (a paused
+// process) when a failover replaces it gets a clear error shortly after
+// the switch, not at the request timeout, and the client's next request
+// goes to the new primary on the same connection.
+func TestInFlightOnFailedOverPrimaryFailsFast(t *testing.T) {
+	srvs := servers(t, 2)
+	old, new := srvs[0], srvs[1]
+	cp := newFakeCP(t)
+	cp.setRoutes(routeFor("db", "pw", wire.Limits{}, old))
+	tp := startProxy(t, cp, func(o *Options) { o.RequestTimeout = 5 * time.Second })
+	r := tp.raw(t)
+	r.expect("+OK\r\n", "AUTH", "db", "pw")
+	r.expect("+OK\r\n", "SET", "k", "v")
+	new.do(t, "SET", "k", "new")
+
+	// The old primary stops answering for 2s.
+	slept := make(chan struct{})
+	go func() {
+		defer close(slept)
+		old.tryDo("DEBUG", "SLEEP", "2")
+	}()
+	time.Sleep(100 * time.Millisecond)
+	r.send("GET", "k")
+	time.Sleep(100 * time.Millisecond)
+	moved := routeFor("db", "pw", wire.Limits{}, new)
+	moved.Shards[0].Epoch = 2
+	switched := time.Now()
+	cp.setRoutes(moved)
+	got := r.recv()
+	if waited := time.Since(switched); waited > time.Second {
+		t.Errorf("the in-flight request was answered %v after the failover", waited)
+	}
+	if !strings.HasPrefix(got, "-ERR shard unavailable: failed over") {
+		t.Errorf("in-flight reply %q, want a clear failover error", got)
+	}
+	r.expect("$3\r\nnew\r\n", "GET", "k")
+	<-slept
 }

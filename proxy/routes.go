@@ -132,7 +132,7 @@ func (p *Proxy) buildRoute(dr *wire.DatabaseRoute, db *database, old *dbRoute) (
 func (p *Proxy) applyRoutes(rt *wire.Routes) {
 	p.mu.Lock()
 	next := &routeTable{version: rt.Version, dbs: make(map[string]*database, len(rt.Databases))}
-	var retired []*shard
+	var retired, failed []*shard
 	var kick []*client
 	seen := make(map[string]bool, len(rt.Databases))
 	for i := range rt.Databases {
@@ -160,7 +160,13 @@ func (p *Proxy) applyRoutes(rt *wire.Routes) {
 			if old.digest != r.digest {
 				kick = append(kick, db.clientList()...)
 			}
-			retired = append(retired, removedShards(old, r)...)
+			for _, sh := range removedShards(old, r) {
+				if failedOver(sh, r) {
+					failed = append(failed, sh)
+				} else {
+					retired = append(retired, sh)
+				}
+			}
 		}
 		rate := float64(r.limits.OpsPerSec)
 		db.ops.configure(rate, rate*p.opts.BurstSeconds)
@@ -191,6 +197,17 @@ func (p *Proxy) applyRoutes(rt *wire.Routes) {
 
 	for _, c := range kick {
 		c.kill("database removed or credentials changed")
+	}
+	if len(failed) > 0 {
+		// A primary replaced by a failover is dead, cut off or demoted:
+		// what is still in flight there after a short grace will not be
+		// answered usefully, and its clients get a clear error now
+		// rather than at the request timeout.
+		time.AfterFunc(min(failoverGrace, p.opts.RequestTimeout), func() {
+			for _, sh := range failed {
+				sh.closeFailedOver()
+			}
+		})
 	}
 	if len(retired) > 0 {
 		time.AfterFunc(p.opts.RequestTimeout, func() {

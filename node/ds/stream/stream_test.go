@@ -247,3 +247,13 @@ func FuzzAddNode(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkAppend(b *testing.B) {
+	s := New()
+	fv := [][]byte{[]byte("field"), []byte("value"), []byte("name"), []byte("12345")}
+	lim := Limits{MaxBytes: 4096, MaxEntries: 100}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		s.Append(ID{uint64(i), 0}, fv, lim)
+	}
+}
