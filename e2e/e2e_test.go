@@ -36,6 +36,7 @@ import (
 var noPostgres error
 
 func TestMain(m *testing.M) {
+	runChildNodeHost() // the chaos test's node host processes
 	if _, err := devenv.FindBinDir(); err != nil {
 		if os.Getenv("CI") == "true" {
 			fmt.Fprintln(os.Stderr, "e2e: Postgres is required under CI=true:", err)
