@@ -168,9 +168,12 @@ func (s *Server) serveConn(conn redcon.Conn, c *Client, g *protoGuard) {
 			break
 		}
 		s.syncClock(time.Now())
-		for _, args := range batch {
+		for i, args := range batch {
 			if c.closeAfterReply {
 				break
+			}
+			if i%prefetchChunk == 0 && len(batch) > 1 {
+				s.prefetchBatch(c, batch[i:]) // server.go
 			}
 			s.execute(c, args)
 			s.waitIfBlocked(c)

@@ -61,10 +61,11 @@ func (s *Server) memState() *memState {
 	return st
 }
 
-// Cost model constants, from the keyspace's layout (dict.go): an entry is
-// 72 bytes in its page, a bucket an int32, a volatile key 16 bytes.
+// Cost model constants, from the keyspace's layout (dict.go): an entry
+// (keyspace.EntryBytes) in its page, a bucket an int32, a volatile key 16
+// bytes.
 const (
-	entryCost    = 72
+	entryCost    = keyspace.EntryBytes
 	bucketCost   = 4
 	volatileCost = 16
 	// baseMemory stands for what an empty shard holds (tables, command
@@ -107,7 +108,7 @@ func goAllocSize(n int) int64 {
 
 // coallocMax mirrors keyspace's: a string key and value of at most this
 // many bytes together share one allocation.
-const coallocMax = 128
+const coallocMax = keyspace.CoallocMax
 
 // collectionCostFactor converts the families' Redis-style estimates
 // (objectComputeSize with jemalloc classes, MEMORY USAGE's numbers) into
@@ -126,16 +127,16 @@ var collectionCostFactor = [...]float64{
 func keyCost(key string, o *keyspace.Object) int64 {
 	if o.Type == keyspace.TypeString {
 		n := cap(o.Str)
-		if len(key)+n <= coallocMax && len(key) > 0 {
-			return entryCost + goAllocSize(len(key)+n)
+		if len(key)+n <= coallocMax {
+			return entryCost + goAllocSize(keyspace.NameBytes(len(key), n))
 		}
-		return entryCost + goAllocSize(len(key)) + goAllocSize(n)
+		return entryCost + goAllocSize(keyspace.NameBytes(len(key), 0)) + goAllocSize(n)
 	}
 	v := float64(objectMemory(o, 5))
 	if int(o.Type) < len(collectionCostFactor) && collectionCostFactor[o.Type] > 0 {
 		v *= collectionCostFactor[o.Type]
 	}
-	return entryCost + goAllocSize(len(key)) + int64(v)
+	return entryCost + goAllocSize(keyspace.NameBytes(len(key), 0)) + int64(v)
 }
 
 // observe folds one sampled key's cost into database i's average.

@@ -1,6 +1,7 @@
 package keyspace
 
 import (
+	"encoding/binary"
 	"hash/maphash"
 	"math/bits"
 	"math/rand/v2"
@@ -14,10 +15,14 @@ import (
 // handed out stays valid until its key is deleted, and chains link by
 // int32 index instead of pointer, keeping the GC's work small.
 //
-// Memory per key is what a cache sells, so an entry is kept to 72 bytes:
-// hashes are not stored (they are recomputed when a rehash moves an
-// entry), expiry times live in the side array of volatile keys, and a new
-// string key gets its name and a small value in one allocation.
+// Memory per key is what a cache sells, and a lookup's cost is its cache
+// misses, so an entry is 64 bytes, one cache line (pages are 64 KiB
+// allocations, so entries never straddle two lines): hashes are not
+// stored (they are recomputed when a rehash moves an entry), expiry times
+// live in the side array of volatile keys, and the key is one pointer to
+// an allocation that holds its length (a uvarint) and its bytes, followed
+// for a new small string key by its value. A hit then reads the bucket,
+// the entry, and one more line for the key and the value.
 
 const (
 	pageBits = 10
@@ -27,10 +32,45 @@ const (
 )
 
 type entry struct {
-	key  string
-	obj  Object
+	// kp points at the key's allocation: its length as a uvarint, then
+	// its bytes (see newKey). nil in a free slot.
+	kp   *byte
 	next int32 // next in the bucket chain, or in the free list
 	vpos int32 // position in DB.volatile, or -1
+	obj  Object
+}
+
+// newKey allocates a key's name with its length in front and room for
+// extra bytes after it; it returns the allocation and the offset of the
+// byte after the name.
+func newKey(key []byte, extra int) ([]byte, int) {
+	var hdr [binary.MaxVarintLen64]byte
+	w := binary.PutUvarint(hdr[:], uint64(len(key)))
+	buf := make([]byte, w+len(key)+extra)
+	copy(buf, hdr[:w])
+	copy(buf[w:], key)
+	return buf, w + len(key)
+}
+
+// key returns the entry's name. It aliases the allocation, whose name
+// bytes are never written again.
+func (e *entry) key() string {
+	p := e.kp
+	if n := *p; n < 0x80 {
+		return unsafe.String((*byte)(unsafe.Add(unsafe.Pointer(p), 1)), int(n))
+	}
+	n, w := binary.Uvarint(unsafe.Slice(p, binary.MaxVarintLen64))
+	return unsafe.String((*byte)(unsafe.Add(unsafe.Pointer(p), w)), int(n))
+}
+
+// keyIs reports whether the entry's name is key, reading the one-byte
+// length of a short name before its bytes.
+func (e *entry) keyIs(key []byte) bool {
+	p := e.kp
+	if n := *p; n < 0x80 {
+		return int(n) == len(key) && unsafe.String((*byte)(unsafe.Add(unsafe.Pointer(p), 1)), int(n)) == string(key)
+	}
+	return e.key() == string(key)
 }
 
 // volatileKey is a key with an expiry: its entry and the time (unix ms).
@@ -88,6 +128,8 @@ type DB struct {
 	// pauseRehash counts active safe iterators; rehash steps are skipped
 	// while any is open, as in Redis.
 	pauseRehash int
+	// prefetchSink keeps Prefetch's loads from being optimised away.
+	prefetchSink byte
 }
 
 // New returns an empty database.
@@ -100,7 +142,7 @@ func (d *DB) at(i int32) *entry { return &d.pages[i>>pageBits][i&(pageSize-1)] }
 func (d *DB) hashOf(key []byte) uint64 { return maphash.Bytes(d.seed, key) }
 
 // hashOfEntry recomputes an entry's hash (equal to hashOf its key bytes).
-func (d *DB) hashOfEntry(e *entry) uint64 { return maphash.String(d.seed, e.key) }
+func (d *DB) hashOfEntry(e *entry) uint64 { return maphash.String(d.seed, e.key()) }
 
 // expireOf returns the entry's expiry, 0 when it has none.
 func (d *DB) expireOf(e *entry) int64 {
@@ -249,7 +291,7 @@ func (d *DB) find(key []byte, h uint64) int32 {
 		}
 		for i := tb.buckets[h&tb.mask] - 1; i != nilIdx; {
 			e := d.at(i)
-			if e.key == string(key) {
+			if e.keyIs(key) {
 				return i
 			}
 			i = e.next
@@ -293,17 +335,18 @@ func (d *DB) Set(key []byte, obj Object, keepTTL bool) (*Object, bool) {
 		}
 		return &e.obj, false
 	}
-	e := d.insert(h, string(key))
+	kp, _ := newKey(key, 0)
+	e := d.insert(h, &kp[0])
 	e.obj = obj
 	return &e.obj, true
 }
 
 // insert links a new entry for a key known to be absent.
-func (d *DB) insert(h uint64, key string) *entry {
+func (d *DB) insert(h uint64, kp *byte) *entry {
 	d.expandIfNeeded()
 	i := d.alloc()
 	e := d.at(i)
-	*e = entry{key: key, vpos: nilIdx}
+	*e = entry{kp: kp, vpos: nilIdx}
 	t := &d.tables[0]
 	if d.isRehashing() {
 		t = &d.tables[1]
@@ -314,6 +357,27 @@ func (d *DB) insert(h uint64, key string) *entry {
 	t.used++
 	return e
 }
+
+// EntryBytes is what a key's entry takes in its page, for memory
+// accounting.
+const EntryBytes = 64
+
+// The entry is exactly EntryBytes: a change of its layout fails here.
+var (
+	_ [EntryBytes - unsafe.Sizeof(entry{})]byte
+	_ [unsafe.Sizeof(entry{}) - EntryBytes]byte
+)
+
+// NameBytes is the size of the allocation holding a key's name of n
+// bytes followed by extra bytes (a co-allocated value), for memory
+// accounting: SetString co-allocates when n+extra <= CoallocMax.
+func NameBytes(n, extra int) int {
+	var hdr [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(hdr[:], uint64(n)) + n + extra
+}
+
+// CoallocMax is coallocMax, for memory accounting.
+const CoallocMax = coallocMax
 
 // coallocMax bounds the key plus value size stored in one allocation:
 // beyond it the saving is small and a replaced value would stay pinned by
@@ -343,21 +407,19 @@ func (d *DB) SetString(key, val []byte, keepTTL bool) (*Object, bool) {
 		}
 		return &e.obj, false
 	}
-	var name string
-	var str []byte
-	if n := len(key) + len(val); n <= coallocMax && len(key) > 0 {
+	var kb, str []byte
+	if len(key)+len(val) <= coallocMax {
 		// The name's bytes are never written again: the value's slice is
 		// capped at its own length, so growing it reallocates elsewhere.
-		buf := make([]byte, n)
-		copy(buf, key)
-		copy(buf[len(key):], val)
-		name = unsafe.String(&buf[0], len(key))
-		str = buf[len(key):n:n]
+		var off int
+		kb, off = newKey(key, len(val))
+		copy(kb[off:], val)
+		str = kb[off:len(kb):len(kb)]
 	} else {
-		name = string(key)
+		kb, _ = newKey(key, 0)
 		str = append(make([]byte, 0, len(val)), val...)
 	}
-	e := d.insert(h, name)
+	e := d.insert(h, &kb[0])
 	e.obj = Object{Type: TypeString, Str: str}
 	return &e.obj, true
 }
@@ -380,7 +442,7 @@ func (d *DB) Delete(key []byte) (Object, bool) {
 		prev := int32(nilIdx)
 		for i := tb.buckets[b] - 1; i != nilIdx; {
 			e := d.at(i)
-			if e.key == string(key) {
+			if e.keyIs(key) {
 				if prev == nilIdx {
 					tb.buckets[b] = e.next + 1
 				} else {
@@ -453,7 +515,7 @@ type KeyRef struct {
 
 func (d *DB) ref(i int32) KeyRef {
 	e := d.at(i)
-	return KeyRef{Key: e.key, Obj: &e.obj, Expire: d.expireOf(e)}
+	return KeyRef{Key: e.key(), Obj: &e.obj, Expire: d.expireOf(e)}
 }
 
 // Scan calls fn for the keys of one bucket group at cursor and returns the
@@ -507,7 +569,7 @@ func (d *DB) Scan(cursor uint64, fn func(KeyRef)) uint64 {
 // not be modified during the walk.
 func (d *DB) Each(fn func(KeyRef) bool) {
 	for i := int32(0); i < d.nslots; i++ {
-		if d.at(i).obj.Type == TypeNone { // a free slot
+		if d.at(i).kp == nil { // a free slot
 			continue
 		}
 		if !fn(d.ref(i)) {
@@ -566,4 +628,38 @@ func (d *DB) RandomVolatile(r *rand.Rand) (KeyRef, bool) {
 		return KeyRef{}, false
 	}
 	return d.ref(d.volatile.at(int32(r.IntN(d.volatile.n))).idx), true
+}
+
+// PrefetchMax is the most keys Prefetch looks at per call.
+const PrefetchMax = 32
+
+// Prefetch reads the memory that looking up keys will read (bucket,
+// entry, name and small value) for all of them at once, without changing
+// anything. Each stage's loads do not depend on each other, so the CPU
+// overlaps their cache misses instead of taking one after another as the
+// lookups would: the caller is about to run a pipelined batch of commands
+// on these keys. Only the first PrefetchMax keys are looked at.
+func (d *DB) Prefetch(keys [][]byte) {
+	t := &d.tables[0]
+	if d.Len() == 0 || d.isRehashing() || t.buckets == nil {
+		return
+	}
+	keys = keys[:min(len(keys), PrefetchMax)]
+	var idx [PrefetchMax]int32
+	for i, k := range keys {
+		idx[i] = t.buckets[d.hashOf(k)&t.mask] - 1
+	}
+	var kps [PrefetchMax]*byte
+	for i := range keys {
+		if idx[i] != nilIdx {
+			kps[i] = d.at(idx[i]).kp
+		}
+	}
+	var sink byte
+	for _, p := range kps[:len(keys)] {
+		if p != nil {
+			sink += *p
+		}
+	}
+	d.prefetchSink = sink
 }

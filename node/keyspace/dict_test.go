@@ -295,6 +295,12 @@ func runProgram(t *testing.T, ops []byte) {
 		if ops[i+2]%7 == 0 {
 			v = fmt.Sprint(strings.Repeat("x", 150), ops[i+2]) // not co-allocated
 		}
+		switch {
+		case ops[i+1] == 255:
+			k = "" // an empty name is a key too
+		case ops[i+1]%11 == 0:
+			k += strings.Repeat("y", 130) // a two-byte length in front of the name
+		}
 		switch op {
 		case 0, 1:
 			d.SetString([]byte(k), []byte(v), op == 1)
@@ -326,6 +332,7 @@ func runProgram(t *testing.T, ops []byte) {
 			}
 		case 5:
 			d.Rehash(int(ops[i+2] % 4))
+			d.Prefetch([][]byte{[]byte(k), []byte(v), nil})
 		case 6:
 			d.Resize()
 		case 7:
