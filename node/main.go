@@ -90,6 +90,10 @@ func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger
 	if cfg.MaxMemory > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		SetProcessMemoryLimit(cfg.MaxMemory)
 	}
+	// GOGC follows the live heap (gcpolicy.go).
+	if err := StartGCPolicy(ctx); err != nil {
+		return &ConfigError{Msg: err.Error()}
+	}
 	if err := s.LoadData(); err != nil { // persistence.go
 		return err
 	}

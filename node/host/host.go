@@ -97,6 +97,10 @@ func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger
 	if err != nil {
 		return err
 	}
+	// One GC policy for the process and all its shards (node/gcpolicy.go).
+	if err := node.StartGCPolicy(ctx); err != nil {
+		return err
+	}
 	return Run(ctx, opts, log)
 }
 
