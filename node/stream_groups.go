@@ -1770,3 +1770,36 @@ func init() {
 	streamGroupHooks.save = rdbSaveStreamGroups
 	streamGroupHooks.load = rdbLoadStreamGroups
 }
+
+// rewriteStreamGroups emits the commands that rebuild so's groups once
+// its entries exist, as the group part of Redis's rewriteStreamObject (an
+// AOF rewritten as commands): XGROUP CREATE ... ENTRIESREAD per group,
+// then per consumer either an idempotent XCLAIM ... TIME RETRYCOUNT
+// JUSTID FORCE for each pending entry or, for a consumer with none, XGROUP
+// CREATECONSUMER. The AOF rewrite here writes an RDB base instead; this is
+// for a rewrite without the RDB preamble.
+func rewriteStreamGroups(key []byte, so *streamObj, emit func(argv [][]byte)) {
+	if so.groups == nil {
+		return
+	}
+	for _, cg := range so.groups.list {
+		group := []byte(cg.name)
+		emit([][]byte{argXGROUP, []byte("CREATE"), key, group, cg.lastID.appendTo(nil),
+			argENTRIESREAD, strconv.AppendInt(nil, cg.entriesRead, 10)})
+		for _, sc := range cg.consumers {
+			name := []byte(sc.name)
+			if sc.pel.Len() == 0 {
+				emit([][]byte{argXGROUP, argCREATECONSUMER, key, group, name})
+				continue
+			}
+			sc.pel.Ascend(streamID{}, func(id streamID, _ *struct{}) bool {
+				nack, _ := cg.pel.Get(id)
+				emit([][]byte{argXCLAIM, key, group, name, argZero, id.appendTo(nil),
+					argTIME, strconv.AppendInt(nil, nack.deliveryTime, 10),
+					argRETRYCOUNT, strconv.AppendUint(nil, nack.deliveryCount, 10),
+					argJUSTID, argFORCE})
+				return true
+			})
+		}
+	}
+}

@@ -891,3 +891,58 @@ func TestStreamGroupsMemory(t *testing.T) {
 		t.Fatal("the group PEL does not hold the 200 deliveries")
 	}
 }
+
+// TestRewriteStreamGroups replays the rewrite commands of a stream's
+// groups on a copy of its entries and gets the same groups back.
+func TestRewriteStreamGroups(t *testing.T) {
+	s, _ := testServer(t, nil)
+	rc := dialNode(t, s)
+	for _, c := range [][]string{
+		{"XADD", "s", "1-0", "f", "v"}, {"XADD", "s", "2-0", "f", "v"}, {"XADD", "s", "3-0", "f", "v"},
+		{"XGROUP", "CREATE", "s", "g", "0"}, {"XGROUP", "CREATE", "s", "e", "$", "ENTRIESREAD", "-1"},
+		{"XREADGROUP", "GROUP", "g", "c1", "COUNT", "2", "STREAMS", "s", ">"},
+		{"XREADGROUP", "GROUP", "g", "c2", "STREAMS", "s", ">"},
+		{"XCLAIM", "s", "g", "c2", "0", "1-0", "TIME", "12345", "RETRYCOUNT", "9"},
+		{"XGROUP", "CREATECONSUMER", "s", "e", "idle"},
+		// The copy: same entries, no groups.
+		{"XADD", "t", "1-0", "f", "v"}, {"XADD", "t", "2-0", "f", "v"}, {"XADD", "t", "3-0", "f", "v"},
+	} {
+		rc.do(t, c...)
+	}
+	var cmds [][]string
+	s.mu.Lock()
+	o, _ := s.dbs[0].ks.Lookup([]byte("s"))
+	rewriteStreamGroups([]byte("t"), streamOf(o), func(argv [][]byte) {
+		c := make([]string, len(argv))
+		for i, x := range argv {
+			c[i] = string(x)
+		}
+		cmds = append(cmds, c)
+	})
+	s.mu.Unlock()
+	want := [][]string{
+		{"XGROUP", "CREATE", "t", "e", "3-0", "ENTRIESREAD", "-1"},
+		{"XGROUP", "CREATECONSUMER", "t", "e", "idle"},
+		{"XGROUP", "CREATE", "t", "g", "3-0", "ENTRIESREAD", "3"},
+	}
+	if !reflect.DeepEqual(cmds[:3], want) || len(cmds) != 6 || !strings.HasPrefix(strings.Join(cmds[4], " "), "XCLAIM t g c2 0 1-0 TIME 12345 RETRYCOUNT 9 JUSTID FORCE") {
+		t.Fatalf("rewrite commands: %q", cmds)
+	}
+	for _, c := range cmds {
+		if v := rc.do(t, c...); v.kind == '-' {
+			t.Fatalf("%q: %s", c, v)
+		}
+	}
+	groups := func(key string) string {
+		g := rc.do(t, "XINFO", "STREAM", key, "FULL").get("groups")
+		for _, grp := range g.elems {
+			for _, c := range grp.get("consumers").elems {
+				c.elems[3].str = "T" // seen-time
+			}
+		}
+		return fmtResp(g)
+	}
+	if a, b := groups("s"), groups("t"); a != b {
+		t.Fatalf("rebuilt groups:\n%s\nwant\n%s", b, a)
+	}
+}
