@@ -447,6 +447,29 @@ func (s *Server) startSnapshot(path string, onDone func(error)) error {
 	return nil
 }
 
+// newSocketSnapshot prepares a fork-less RDB snapshot whose output the
+// caller drains from bg.sink slice by slice with bgStep, as bgsaveLoop
+// does for a file (replication streams it to replicas' sockets). With
+// data false it holds the header alone (functions unless !functions):
+// REPLCONF rdb-filter-only.
+func (s *Server) newSocketSnapshot(data, functions bool) *bgsave {
+	bg := &bgsave{start: time.Now(), streamDB: -1, finished: make(chan struct{})}
+	bg.w = rdb.NewWriter(&bg.sink, s.cfg.RDBCompression)
+	bg.w.NoChecksum = !s.cfg.RDBChecksum
+	bg.visited = make([]map[string]struct{}, len(s.dbs))
+	if !data {
+		s.writeFilteredHeader(bg.w, functions)
+		bg.db = len(s.dbs) // nothing to walk
+		return bg
+	}
+	for i, db := range s.dbs {
+		bg.visited[i] = map[string]struct{}{}
+		bg.total += int64(db.ks.Len())
+	}
+	s.writeHeader(bg.w, false)
+	return bg
+}
+
 // fullSnapshotCommands change keys they do not name (or whole
 // databases): the snapshot completes before they run.
 var fullSnapshotCommands = map[string]bool{

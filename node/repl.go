@@ -789,23 +789,11 @@ func (s *Server) replStartStream(rep *replica) {
 // bgsave, walked here) to the replicas' sockets in the EOF-marked form.
 func (s *Server) replStartSocketSync(reps []*replica) error {
 	r := s.repl()
-	bg := &bgsave{start: time.Now(), streamDB: -1, finished: make(chan struct{})}
-	bg.w = rdb.NewWriter(&bg.sink, s.cfg.RDBCompression)
-	bg.w.NoChecksum = !s.cfg.RDBChecksum
-	bg.visited = make([]map[string]struct{}, len(s.dbs))
 	first := reps[0]
-	hooked := false
-	if first.excludeData || first.excludeFunctions {
-		// rdb-filter-only: functions or nothing; no keys walked.
-		s.writeFilteredHeader(bg.w, !first.excludeFunctions)
-		bg.db = len(s.dbs)
-	} else {
-		for i, db := range s.dbs {
-			bg.visited[i] = map[string]struct{}{}
-			bg.total += int64(db.ks.Len())
-		}
-		s.writeHeader(bg.w, false)
-		hooked = true
+	bg := s.newSocketSnapshot(!first.excludeData, !first.excludeFunctions)
+	hooked := !first.excludeData
+	if hooked {
+		// Writes serialize the keys they touch first (persistence.go).
 		bg.prev = s.hooks.beforeCall
 		s.hooks.beforeCall = func(c *Client, cmd *command, args [][]byte) {
 			s.bgPreWrite(c, cmd, args)
