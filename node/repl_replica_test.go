@@ -320,3 +320,76 @@ func freePort(t *testing.T) string {
 	ln.Close()
 	return strconv.Itoa(port)
 }
+
+// The link is cut again and again while clients write to several
+// databases, with transactions: every reconnection continues partially
+// and the replica ends identical (the selected database and an open
+// transaction survive a partial resync as in Redis).
+func TestReplicaPartialResyncUnderLoad(t *testing.T) {
+	ctx := context.Background()
+	// A backlog big enough for the writes made while the link is down.
+	p, pc := testServer(t, func(c *Config) { c.EnableDebugCommand = "yes"; c.ReplBacklogSize = 64 << 20 })
+	_, rc := testServer(t, func(c *Config) { c.EnableDebugCommand = "yes" })
+	replicate(t, rc, p, pc)
+	stop := make(chan struct{})
+	done := make(chan error, 3)
+	for _, db := range []int{0, 9, 12} {
+		go func() {
+			o := *pc.Options()
+			o.DB = db
+			c := redis.NewClient(&o)
+			defer c.Close()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					done <- nil
+					return
+				default:
+				}
+				_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+					p.Incr(ctx, "counter")
+					p.RPush(ctx, fmt.Sprint("list", i%7), i)
+					p.HSet(ctx, "h", fmt.Sprint("f", i%50), i)
+					return nil
+				})
+				if err == nil {
+					err = c.Set(ctx, fmt.Sprint("k", i%100), i, 0).Err()
+				}
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+		}()
+	}
+	const cuts = 4
+	for i := range cuts {
+		time.Sleep(100 * time.Millisecond) // let writes pile up between cuts
+		var err error
+		if i%2 == 0 {
+			err = pc.Do(ctx, "client", "kill", "type", "replica").Err()
+		} else {
+			err = rc.Do(ctx, "client", "kill", "type", "master").Err()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "a partial resync", 10*time.Second, func() bool {
+			return replInfoInt(pc.Info(ctx, "stats").Val(), "sync_partial_ok") == int64(i+1) &&
+				strings.Contains(rc.Info(ctx, "replication").Val(), "master_link_status:up")
+		})
+	}
+	close(stop)
+	for range 3 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitInSync(t, pc, rc)
+	compareDatasets(t, pc, rc)
+	stats := pc.Info(ctx, "stats").Val()
+	if replInfoInt(stats, "sync_full") != 1 || replInfoInt(stats, "sync_partial_ok") != cuts {
+		t.Errorf("sync_full=%d sync_partial_ok=%d, want one full sync and partial ones after",
+			replInfoInt(stats, "sync_full"), replInfoInt(stats, "sync_partial_ok"))
+	}
+}
