@@ -172,6 +172,13 @@ func init() {
 		afterCommandHooks = append(afterCommandHooks, replAfterCommand)
 		st := s.adminState()
 		st.replicaAcks = s.replAcksFor
+		// DEBUG REPLICATE: to the replicas only, in the stream's
+		// current database.
+		s.debugState().replicate = func(args [][]byte) {
+			if s.replFeeding() {
+				s.replFeed(-1, args)
+			}
+		}
 	})
 }
 
