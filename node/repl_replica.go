@@ -367,6 +367,11 @@ type replLink struct {
 // (-NOMASTERLINK, -LOADING): no back-off growth, no warning.
 var errTemporary = errors.New("primary not ready")
 
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
 func (l *replLink) run(ctx context.Context) {
 	err := l.session(ctx)
 	if l.conn != nil {
@@ -433,6 +438,9 @@ func (l *replLink) session(ctx context.Context) error {
 		return nil
 	}
 	full, replid, offset, err := l.handshake()
+	if isTimeout(err) {
+		return fmt.Errorf("Timeout connecting to the MASTER...: %w", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -440,7 +448,9 @@ func (l *replLink) session(ctx context.Context) error {
 		if !l.setState(replTransfer) {
 			return nil
 		}
-		if err := l.fullSync(replid, offset); err != nil {
+		if err := l.fullSync(replid, offset); isTimeout(err) {
+			return fmt.Errorf("Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value: %w", err)
+		} else if err != nil {
 			return err
 		}
 	} else if err := l.continueSync(replid); err != nil {
@@ -885,8 +895,8 @@ func (l *replLink) stream() error {
 				if errors.Is(err, errStreamProtocol) {
 					return err
 				}
-				if ne, ok := err.(net.Error); ok && ne.Timeout() {
-					return fmt.Errorf("MASTER timeout: no data nor PING received")
+				if isTimeout(err) {
+					return fmt.Errorf("MASTER timeout: no data nor PING received...")
 				}
 				return fmt.Errorf("read the stream: %w", err)
 			}
@@ -926,6 +936,17 @@ func (l *replLink) apply(batch []streamCmd, raw []byte) bool {
 	s.syncClock(now)
 	pos, from := 0, 0
 	for _, sc := range batch {
+		// While a script that ran past its time limit yields, the
+		// primary's commands wait for it rather than get -BUSY (Redis
+		// does not process the master's input then).
+		for r := s.scripting().run; r != nil && r.timedOut; r = s.scripting().run {
+			s.mu.Unlock()
+			time.Sleep(10 * time.Millisecond) // the script gives no signal when it ends
+			s.mu.Lock()
+			if st.gen != l.gen || st.master != m || m.killed {
+				return false
+			}
+		}
 		pos += sc.raw
 		st.readReploff += int64(sc.raw)
 		if len(sc.args) > 0 {
