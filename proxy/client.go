@@ -27,6 +27,7 @@ import (
 type client struct {
 	p       *Proxy
 	conn    net.Conn
+	io      *sockIO // conn's reads and writes (see sockIO)
 	rd      *resp.RequestReader
 	id      int64
 	addr    string
@@ -146,7 +147,8 @@ func (p *Proxy) serveConn(conn net.Conn) {
 	}
 	c.timer.Stop()
 	c.ip, _, _ = net.SplitHostPort(c.addr)
-	c.rd = resp.NewRequestReader(conn, unauthRequestBytes)
+	c.io = newSockIO(conn)
+	c.rd = resp.NewRequestReader(c.io, unauthRequestBytes)
 	c.rd.SetLimits(unauthRequestBytes, maxBulk, true)
 	p.mu.Lock()
 	p.clients[c] = struct{}{}
@@ -536,7 +538,7 @@ func (c *client) flushOutLocked() {
 		c.out = c.out[:0]
 		return
 	}
-	n, err := c.conn.Write(c.out)
+	n, err := c.io.Write(c.out)
 	c.bytesOut += int64(n)
 	if err != nil {
 		c.outClosed = true

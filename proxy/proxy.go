@@ -15,9 +15,11 @@
 //     sent its command first (as with any proxy).
 //   - Quotas (connections, ops/s, bandwidth) are enforced by each proxy
 //     on its own connections.
-//   - INFO omits the host, the process, CPU and replication peers; CLIENT
-//     LIST shows the database's connections to this proxy; CONFIG SET
-//     takes only tenant-safe parameters; MONITOR is refused.
+//   - INFO gives the database's own CPU time (its commands' time on its
+//     shards) and memory rather than the hosting process's, and omits
+//     the host and replication peers (see info.go); CLIENT LIST shows
+//     the database's connections to this proxy; CONFIG SET takes only
+//     tenant-safe parameters; MONITOR is refused.
 //   - WAIT first publishes to the reserved channel __keyfleet__:wait on
 //     the client's own connection, so that the shard counts the writes
 //     the client made over shared connections.
