@@ -284,7 +284,7 @@ func (cp *chaosPlatform) settled() (bool, string) {
 			case !c.Running || c.ReportedRole != c.Role || c.ReportedEpoch != sh.Epoch:
 				return false, fmt.Sprintf("shard %d %s on %s: running=%v reported %s@%d want @%d %s", sh.Index, c.Role, c.Address,
 					c.Running, c.ReportedRole, c.ReportedEpoch, sh.Epoch, c.Error)
-			case c.Role == "replica" && (c.ReplOffset <= 0 || c.ReplOffset+1024 < primaryOffset):
+			case c.Role == "replica" && (c.ReplOffset <= 0 || c.ReplOffset+1<<20 < primaryOffset):
 				return false, fmt.Sprintf("shard %d replica on %s at offset %d, primary at %d", sh.Index, c.Address, c.ReplOffset, primaryOffset)
 			}
 		}

@@ -277,3 +277,63 @@ func TestFailoverWithoutReplica(t *testing.T) {
 		t.Fatalf("%+v %v", fs, err)
 	}
 }
+
+// With two replicas the one with the highest offset is promoted and the
+// other is re-pointed at it.
+func TestFailoverPicksHighestOffsetAndRepointsOthers(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	var nodes []string
+	for _, n := range []string{"a", "b", "c", "d"} {
+		nodes = append(nodes, register(t, s, n, 4096))
+	}
+	a := newAccount(t, s, "two@example.com")
+	nd := newDatabase(1, 2)
+	nd.AccountID = a.ID
+	db, err := s.CreateDatabase(ctx, nd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, n := range nodes {
+		beat(t, s, n, now, func(string, string) int64 { return 100 })
+	}
+	topo, err := s.DatabaseShards(ctx, db.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var primary string
+	var replicas []PlacementStatus
+	for _, p := range topo[0].Placements {
+		if p.Role == "primary" {
+			primary = p.NodeID
+		} else {
+			replicas = append(replicas, p)
+		}
+	}
+	if len(replicas) != 2 || replicas[0].NodeID == replicas[1].NodeID {
+		t.Fatalf("replicas %+v", replicas)
+	}
+	best, other := replicas[1], replicas[0]
+	// The replicas report different offsets; the primary goes silent.
+	later := now.Add(5 * time.Second)
+	for _, n := range nodes {
+		if n == primary {
+			continue
+		}
+		off := int64(90)
+		if n == best.NodeID {
+			off = 99
+		}
+		beat(t, s, n, later, func(string, string) int64 { return off })
+	}
+	fs, err := s.DetectAndFailover(ctx, nil, later, DetectOptions{Timeout: 2 * time.Second})
+	if err != nil || len(fs) != 1 || fs[0].ToNode != best.NodeID || fs[0].ReplOffset != 99 || fs[0].LagBytes != 1 {
+		t.Fatalf("failover %+v %v", fs, err)
+	}
+	d := beat(t, s, other.NodeID, later, func(string, string) int64 { return 90 })
+	ds, _ := desiredFor(d, topo[0].ID)
+	if ds.Role != "replica" || ds.ReplicaOf != best.Address || ds.Epoch != 2 {
+		t.Fatalf("the other replica's desired state: %+v", ds)
+	}
+}
