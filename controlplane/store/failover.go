@@ -180,12 +180,15 @@ func (s *Store) DetectAndFailover(ctx context.Context, b beginner, now time.Time
 	}
 
 	// Every primary on a down node, whether it went down now or earlier
-	// with no replica ready then.
+	// with no replica ready then. A node marked down for its heartbeats
+	// alone (the reconciler does) but still answering probes keeps its
+	// primaries: it serves, only its link to the control plane is cut.
 	rows, err := s.pool.Query(ctx, `SELECT sh.id, coalesce(n.down_at, $1)
 		FROM placements pl JOIN shards sh ON sh.id = pl.shard_id JOIN databases d ON d.id = sh.database_id
 		JOIN nodes n ON n.id = pl.node_id
 		WHERE pl.role = 'primary' AND n.status = 'down' AND d.status = 'active'
-		ORDER BY sh.database_id, sh.idx`, now)
+		  AND n.last_heartbeat < $2 AND coalesce(n.last_probe_ok, n.last_heartbeat) < $2
+		ORDER BY sh.database_id, sh.idx`, now, now.Add(-opts.Timeout))
 	if err != nil {
 		return nil, fmt.Errorf("find primaries on down nodes: %w", err)
 	}

@@ -126,6 +126,14 @@ func TestNodeDownFailsOverToReplicaAndFencesOldPrimary(t *testing.T) {
 	if err != nil || len(fs) != 0 {
 		t.Fatalf("failover of a node that answers probes: %v %v", fs, err)
 	}
+	// Nor when the reconciler marked it down for its heartbeats alone.
+	if err := s.Reconcile(ctx, later.Add(time.Second), ReconcileOptions{NodeTimeout: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	fs, err = s.DetectAndFailover(ctx, nil, later.Add(time.Second), DetectOptions{Timeout: 2 * time.Second})
+	if err != nil || len(fs) != 0 {
+		t.Fatalf("failover of a node down for heartbeats only: %v %v", fs, err)
+	}
 	// Silent on both counts: down, and each primary it held fails over.
 	for _, n := range f.nodes {
 		if n != oldPrimary.NodeID {
