@@ -123,6 +123,7 @@ type replState struct {
 	// one before the next command).
 	seldb   int
 	scratch []byte
+	iter    []*replica
 
 	syncFull, syncPartialOK, syncPartialErr int64
 	// getAck: a client waits in WAIT; REPLCONF GETACK goes to the
@@ -301,7 +302,11 @@ func (s *Server) replWrite(b []byte) {
 		r.backlog.feed(b)
 	}
 	r.offset += int64(len(b))
-	for _, rep := range r.replicas {
+	// A copy: a replica over its output limit is dropped on the way,
+	// which edits r.replicas.
+	r.iter = append(r.iter[:0], r.replicas...)
+	defer clear(r.iter)
+	for _, rep := range r.iter {
 		switch rep.state {
 		case replOnline:
 			if rep.startOnAck {
@@ -687,7 +692,7 @@ func (s *Server) replStartDiskSync(reps []*replica) error {
 				ok = false
 			}
 		}
-		for _, rep := range rs.replicas {
+		for _, rep := range append([]*replica(nil), rs.replicas...) {
 			if !ok {
 				s.log.Warn("SYNC failed. BGSAVE child returned an error")
 				s.killClient(rep.c)
@@ -898,7 +903,7 @@ func (s *Server) replSocketLoop(rs *replSync, mark string) {
 	if r.running == rs {
 		r.running = nil
 	}
-	for _, rep := range rs.replicas {
+	for _, rep := range append([]*replica(nil), rs.replicas...) {
 		if !rep.gone.Load() {
 			s.replicaPutOnline(rep, false)
 		}
