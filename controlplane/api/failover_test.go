@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/keyfleet/keyfleet/internal/wire"
@@ -102,6 +103,14 @@ func TestManualFailover(t *testing.T) {
 		t.Fatalf("topology: %s", r.raw)
 	}
 	e.expect(e.do("POST", path, map[string]any{"force": true}, admin), http.StatusOK)
+
+	r = e.do("GET", "/metrics", nil, "")
+	e.expect(r, http.StatusOK)
+	for _, want := range []string{`keyfleet_failovers_total{`, `reason="manual"} 1`, `reason="manual_forced"} 2`, `reason="node_down"} 0`} {
+		if !strings.Contains(string(r.raw), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 }
 
 func TestFailoverWithoutReplicaIsRefused(t *testing.T) {

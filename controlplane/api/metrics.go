@@ -48,6 +48,10 @@ func newMetrics(st *store.Store) (*metrics, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metric: %w", err)
 	}
+	failovers, err := meter.Int64ObservableCounter("keyfleet.failovers", metric.WithDescription("failovers by reason (node_down, manual, manual_forced)"))
+	if err != nil {
+		return nil, fmt.Errorf("metric: %w", err)
+	}
 	_, err = meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
@@ -61,8 +65,15 @@ func newMetrics(st *store.Store) (*metrics, error) {
 		for _, s := range []string{store.NodeUp, store.NodeDown, store.NodeDraining} {
 			o.ObserveInt64(nodes, nodeStatus[s], metric.WithAttributes(attribute.String("status", s)))
 		}
+		fo, err := st.FailoverCounts(ctx)
+		if err != nil {
+			return err
+		}
+		for _, r := range []string{store.ReasonNodeDown, store.ReasonManual, store.ReasonManualForced} {
+			o.ObserveInt64(failovers, fo[r], metric.WithAttributes(attribute.String("reason", r)))
+		}
 		return nil
-	}, dbs, nodes)
+	}, dbs, nodes, failovers)
 	if err != nil {
 		return nil, fmt.Errorf("metric callback: %w", err)
 	}

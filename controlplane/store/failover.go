@@ -438,3 +438,22 @@ func confirmPromotions(ctx context.Context, tx pgx.Tx, nodeID string, now time.T
 	}
 	return nil
 }
+
+// FailoverCounts counts every recorded failover by reason, for metrics.
+func (s *Store) FailoverCounts(ctx context.Context) (map[string]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT reason, count(*) FROM failovers GROUP BY reason`)
+	if err != nil {
+		return nil, fmt.Errorf("count failovers: %w", err)
+	}
+	out := map[string]int64{}
+	for rows.Next() {
+		var reason string
+		var n int64
+		if err := rows.Scan(&reason, &n); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("count failovers: %w", err)
+		}
+		out[reason] = n
+	}
+	return out, rows.Err()
+}
