@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/keyfleet/keyfleet/node/keyspace"
+	"github.com/keyfleet/keyfleet/node/rdb"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -992,5 +994,86 @@ func TestStreamGroupsAOFReplay(t *testing.T) {
 	}
 	if after := groups(); after != before {
 		t.Fatalf("after DEBUG LOADAOF:\n%s\nbefore:\n%s", after, before)
+	}
+}
+
+// TestStreamGroupsLegacyRDB loads a stream of RDB type 15 (Redis 6.2: no
+// first ID, deleted ID, entries added or group read counters): the read
+// counters are estimated as Redis does. The type-15 payload is the node's
+// own type-19 one with those fields taken out.
+func TestStreamGroupsLegacyRDB(t *testing.T) {
+	s, _ := testServer(t, nil)
+	rc := dialNode(t, s)
+	for _, c := range [][]string{
+		{"XADD", "s", "1-0", "f", "v"}, {"XADD", "s", "2-0", "f", "v"}, {"XADD", "s", "3-0", "f", "v"},
+		{"XGROUP", "CREATE", "s", "first", "0"}, {"XGROUP", "CREATE", "s", "last", "$"}, {"XGROUP", "CREATE", "s", "mid", "2-0"},
+		{"XREADGROUP", "GROUP", "first", "c", "COUNT", "1", "STREAMS", "s", "0"},
+		{"XREADGROUP", "GROUP", "last", "c", "STREAMS", "s", ">"},
+	} {
+		rc.do(t, c...)
+	}
+	dump := rc.do(t, "DUMP", "s").str
+	value, ok := rdb.CheckPayload([]byte(dump), true)
+	if !ok {
+		t.Fatal("bad DUMP payload")
+	}
+	r := rdb.NewReader(bytes.NewReader(value), int64(len(value)), "dump")
+	var out bytes.Buffer
+	w := rdb.NewWriter(&out, false)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyLen := func() uint64 { n, err := r.Len(); must(err); w.Len(n); return n }
+	copyStr := func() { b, err := r.String(); must(err); w.String(b) }
+	copyRaw := func(n int) { b := make([]byte, n); must(r.Full(b)); w.Raw(b) }
+	skipLen := func() { _, err := r.Len(); must(err) }
+	typ, err := r.Byte()
+	must(err)
+	if typ != rdb.TypeStreamListpacks2 {
+		t.Fatalf("DUMP type %d", typ)
+	}
+	w.Byte(rdb.TypeStreamListpacks)
+	for n := copyLen(); n > 0; n-- {
+		copyStr()
+		copyStr()
+	}
+	copyLen() // length
+	copyLen() // last ID
+	copyLen()
+	for i := 0; i < 5; i++ { // first ID, max deleted ID, entries added
+		skipLen()
+	}
+	for g := copyLen(); g > 0; g-- {
+		copyStr()
+		copyLen()
+		copyLen()
+		skipLen() // entries read
+		for n := copyLen(); n > 0; n-- {
+			copyRaw(16 + 8)
+			copyLen()
+		}
+		for c := copyLen(); c > 0; c-- {
+			copyStr()
+			copyRaw(8)
+			for n := copyLen(); n > 0; n-- {
+				copyRaw(16)
+			}
+		}
+	}
+	must(w.Flush())
+	if v := rc.do(t, "RESTORE", "old", "0", string(rdb.Payload(out.Bytes()))); v.kind == '-' {
+		t.Fatalf("RESTORE of the type-15 payload: %s", v)
+	}
+	got := fmtResp(rc.do(t, "XINFO", "GROUPS", "old"))
+	// first: at 0-0, before the first entry: 0 read, lag 3. last: at the
+	// last ID: 3. mid: at 2-0, inside the stream: unknown, lag null.
+	want := `*[*[$"name" $"first" $"consumers" :"1" $"pending" :"0" $"last-delivered-id" $"0-0" $"entries-read" :"0" $"lag" :"3"] ` +
+		`*[$"name" $"last" $"consumers" :"0" $"pending" :"0" $"last-delivered-id" $"3-0" $"entries-read" :"3" $"lag" :"0"] ` +
+		`*[$"name" $"mid" $"consumers" :"0" $"pending" :"0" $"last-delivered-id" $"2-0" $"entries-read" $nil $"lag" $nil]]`
+	if got != want {
+		t.Fatalf("groups of the type-15 stream:\n got %s\nwant %s", got, want)
 	}
 }
