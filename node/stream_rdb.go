@@ -108,9 +108,6 @@ func rdbLoadStream(s *Server, r *rdb.Reader, t byte, deep bool) (keyspace.Object
 	if st.length != live {
 		return keyspace.Object{}, r.Errorf("stream length %d inconsistent with its nodes (%d entries)", st.length, live)
 	}
-	if top, ok := st.entries.LastID(); ok && st.lastID.less(fromPkgID(top)) {
-		return keyspace.Object{}, r.Errorf("stream last ID below its entries")
-	}
 	if streamGroupHooks.load != nil {
 		if err := streamGroupHooks.load(r, st, t, deep); err != nil {
 			return keyspace.Object{}, err

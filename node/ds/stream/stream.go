@@ -275,8 +275,10 @@ func (s *Stream) Iter(start, end ID, rev bool) *Iterator {
 	}
 	i := sort.Search(len(s.nodes), func(i int) bool { return key.Less(s.nodes[i].Master) }) - 1
 	if i < 0 {
+		// None: Redis starts from the first node, or in reverse from
+		// the last one (raxSeek "<=" at EOF falls back to "$").
 		if rev {
-			i = -1
+			i = len(s.nodes) - 1
 		} else {
 			i = 0
 		}
@@ -375,6 +377,14 @@ func (it *Iterator) Next() (ID, [][]byte, bool) {
 		} else {
 			it.p = lp.Prev(flagsAt)
 		}
+		// As Redis's streamIteratorGetID: only an entry that could be
+		// emitted (not a skipped tombstone) ends the walk by being past
+		// the far bound. Entries are in order except after XSETID moved
+		// the last ID back over a node whose entries are all deleted,
+		// where Redis appends below them and finds them so.
+		if flags&FlagDeleted != 0 && !it.Tombstones {
+			continue
+		}
 		if !it.rev {
 			if id.Less(it.start) {
 				continue
@@ -393,9 +403,6 @@ func (it *Iterator) Next() (ID, [][]byte, bool) {
 				it.p = -1
 				return ID{}, nil, false
 			}
-		}
-		if flags&FlagDeleted != 0 && !it.Tombstones {
-			continue
 		}
 		it.Flags, it.Node, it.Pos = flags, it.ni, flagsAt
 		fv := it.scratch[:0]
@@ -647,36 +654,23 @@ func validateNode(master ID, lp listpack.Listpack, deep bool) (int64, error) {
 		return count, nil
 	}
 	var live, dead int64
-	prev := ID{}
-	first := true
 	for p = lp.Next(p); p >= 0; {
 		n := 0
 		flags, ok := intAt(p)
 		if !ok {
 			return 0, bad("entry flags")
 		}
-		if p = lp.Next(p); p < 0 {
-			return 0, bad("entry ms")
+		// ms-diff and seq-diff must be integers. Their order is not
+		// checked: Redis can legitimately append below a node's deleted
+		// entries (XSETID backwards over them), and its check does not.
+		for _, what := range []string{"entry ms", "entry seq"} {
+			if p = lp.Next(p); p < 0 {
+				return 0, bad(what)
+			}
+			if _, ok := intAt(p); !ok {
+				return 0, bad(what)
+			}
 		}
-		ms, ok := intAt(p)
-		if !ok {
-			return 0, bad("entry ms")
-		}
-		if p = lp.Next(p); p < 0 {
-			return 0, bad("entry seq")
-		}
-		seq, ok := intAt(p)
-		if !ok {
-			return 0, bad("entry seq")
-		}
-		id := ID{master.Ms + uint64(ms), master.Seq + uint64(seq)}
-		if !first && !prev.Less(id) {
-			return 0, bad("entry IDs out of order")
-		}
-		if first && id.Less(master) {
-			return 0, bad("entry ID below the master")
-		}
-		first, prev = false, id
 		n = 3
 		var skip int64
 		if flags&FlagSameFields != 0 {
@@ -715,13 +709,4 @@ func validateNode(master ID, lp listpack.Listpack, deep bool) (int64, error) {
 		return 0, bad("master counts do not match the entries")
 	}
 	return count, nil
-}
-
-// LastID returns the greatest ID stored, deleted entries included (an
-// RDB's last_id is never below it).
-func (s *Stream) LastID() (ID, bool) {
-	if len(s.nodes) == 0 {
-		return ID{}, false
-	}
-	return lastIDOf(s.nodes[len(s.nodes)-1]), true
 }
