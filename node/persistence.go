@@ -3,9 +3,11 @@ package node
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -372,11 +374,11 @@ type bgsave struct {
 	start    time.Time
 	w        *rdb.Writer
 	sink     sliceSink
-	visited  []map[string]struct{}
-	db       int    // database being walked
-	cursor   uint64 // its SCAN cursor
-	began    bool   // the current database's walk has started
-	streamDB int    // database of the last SELECTDB written
+	visited  []*keySet // per database; nil once its walk is complete
+	db       int       // database being walked
+	cursor   uint64    // its SCAN cursor
+	began    bool      // the current database's walk has started
+	streamDB int       // database of the last SELECTDB written
 	keys     int64
 	total    int64
 	early    int64 // keys serialized ahead of the walk by a write
@@ -391,6 +393,33 @@ type bgsave struct {
 	onDone func(err error)
 }
 
+// keySet is a snapshot's visited set. It keeps 128 bits of two
+// independently seeded hashes per key instead of the key: no pointers for
+// the garbage collector to scan and about 20 bytes a key, where the key
+// strings cost their length plus 40 and GC work. Two keys sharing both
+// hashes (about 2^-128 for a pair) would leave the second one out of the
+// snapshot.
+type keySet struct {
+	m      map[[2]uint64]struct{}
+	s1, s2 maphash.Seed
+}
+
+// newKeySet sizes the set for n keys at once: growing it would make
+// garbage of its old tables in the middle of the save.
+func newKeySet(n int) *keySet {
+	return &keySet{m: make(map[[2]uint64]struct{}, n), s1: maphash.MakeSeed(), s2: maphash.MakeSeed()}
+}
+
+// add reports whether key was not in the set, and adds it.
+func (k *keySet) add(key string) bool {
+	id := [2]uint64{maphash.String(k.s1, key), maphash.String(k.s2, key)}
+	if _, ok := k.m[id]; ok {
+		return false
+	}
+	k.m[id] = struct{}{}
+	return true
+}
+
 type sliceSink struct{ b []byte }
 
 func (k *sliceSink) Write(p []byte) (int, error) { k.b = append(k.b, p...); return len(p), nil }
@@ -398,7 +427,7 @@ func (k *sliceSink) Write(p []byte) (int, error) { k.b = append(k.b, p...); retu
 // sliceKeys bounds the keys serialized per lock hold; sliceBytes the
 // buffer, so big values do not hold the lock for long either.
 const (
-	sliceKeys  = 512
+	sliceKeys  = 128
 	sliceBytes = 1 << 20
 )
 
@@ -414,9 +443,9 @@ func (s *Server) startSnapshot(path string, onDone func(error)) error {
 	bg.w = rdb.NewWriter(&bg.sink, s.cfg.RDBCompression)
 	bg.w.NoChecksum = !s.cfg.RDBChecksum
 	bg.resp = onDone != nil && !s.cfg.AOFUseRDBPreamble
-	bg.visited = make([]map[string]struct{}, len(s.dbs))
+	bg.visited = make([]*keySet, len(s.dbs))
 	for i, db := range s.dbs {
-		bg.visited[i] = map[string]struct{}{}
+		bg.visited[i] = newKeySet(db.ks.Len())
 		bg.total += int64(db.ks.Len())
 	}
 	if bg.resp {
@@ -456,14 +485,14 @@ func (s *Server) newSocketSnapshot(data, functions bool) *bgsave {
 	bg := &bgsave{start: time.Now(), streamDB: -1, finished: make(chan struct{})}
 	bg.w = rdb.NewWriter(&bg.sink, s.cfg.RDBCompression)
 	bg.w.NoChecksum = !s.cfg.RDBChecksum
-	bg.visited = make([]map[string]struct{}, len(s.dbs))
+	bg.visited = make([]*keySet, len(s.dbs))
 	if !data {
 		s.writeFilteredHeader(bg.w, functions)
 		bg.db = len(s.dbs) // nothing to walk
 		return bg
 	}
 	for i, db := range s.dbs {
-		bg.visited[i] = map[string]struct{}{}
+		bg.visited[i] = newKeySet(db.ks.Len())
 		bg.total += int64(db.ks.Len())
 	}
 	s.writeHeader(bg.w, false)
@@ -507,10 +536,9 @@ func (s *Server) bgVisit(bg *bgsave, db *DB, key string) {
 	if seen == nil { // that database's walk is complete
 		return
 	}
-	if _, ok := seen[key]; ok {
+	if !seen.add(key) {
 		return
 	}
-	seen[key] = struct{}{}
 	o, at := db.ks.Lookup([]byte(key))
 	if o == nil {
 		return
@@ -560,10 +588,9 @@ func (s *Server) bgStep(bg *bgsave, budget int) bool {
 		n := 0
 		for {
 			bg.cursor = db.ks.Scan(bg.cursor, func(k keyspace.KeyRef) {
-				if _, ok := seen[k.Key]; ok {
+				if !seen.add(k.Key) {
 					return
 				}
-				seen[k.Key] = struct{}{}
 				s.bgEmit(bg, bg.db, k.Key, k.Obj, k.Expire)
 				n++
 			})
@@ -587,6 +614,7 @@ func (s *Server) bgStep(bg *bgsave, budget int) bool {
 // bgsaveLoop is the writer goroutine.
 func (s *Server) bgsaveLoop(bg *bgsave, f *os.File, tmp, path string) {
 	var err error
+	var spare []byte // the chunk written last time, reused for the next
 	for {
 		s.mu.Lock()
 		done := s.bgStep(bg, s.persist().sliceKeys)
@@ -597,7 +625,7 @@ func (s *Server) bgsaveLoop(bg *bgsave, f *os.File, tmp, path string) {
 			tail = bg.w.Flush()
 		}
 		chunk := bg.sink.b
-		bg.sink.b = nil
+		bg.sink.b = spare[:0]
 		if done {
 			s.hooks.beforeCall = bg.prev
 		}
@@ -608,9 +636,13 @@ func (s *Server) bgsaveLoop(bg *bgsave, f *os.File, tmp, path string) {
 		if err == nil {
 			_, err = f.Write(chunk)
 		}
+		spare = chunk
 		if done {
 			break
 		}
+		// Let the connections waiting for the lock in before the next
+		// slice: Go's mutex favours the goroutine that just released it.
+		runtime.Gosched()
 	}
 	if err == nil {
 		err = f.Sync()

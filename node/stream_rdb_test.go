@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/keyfleet/keyfleet/node/keyspace"
+	"github.com/keyfleet/keyfleet/node/rdb"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -247,4 +248,50 @@ func FuzzStreamRestore(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestStreamLoadType15 restores a stream in Redis 6's encoding (RDB type
+// 15: no first ID, max deleted ID or entries added), which Redis 7.0
+// derives on load.
+func TestStreamLoadType15(t *testing.T) {
+	ctx := context.Background()
+	s, rc := testServer(t, nil)
+	for i := 1; i <= 150; i++ {
+		rc.Do(ctx, "xadd", "s", strconv.Itoa(i), "f", strconv.Itoa(i))
+	}
+	rc.Do(ctx, "xdel", "s", "1", "2", "77")
+	var buf bytes.Buffer
+	w := rdb.NewWriter(&buf, false)
+	s.mu.Lock()
+	o, _ := s.dbs[0].ks.Lookup([]byte("s"))
+	st := streamOf(o)
+	w.Byte(rdb.TypeStreamListpacks)
+	w.Len(uint64(len(st.entries.Nodes())))
+	for _, nd := range st.entries.Nodes() {
+		w.String(nd.Master.Encode(nil))
+		w.String(nd.LP)
+	}
+	w.Len(st.length)
+	w.Len(st.lastID.ms)
+	w.Len(st.lastID.seq)
+	w.Len(0) // groups
+	s.mu.Unlock()
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.Restore(ctx, "old", 0, string(rdb.Payload(buf.Bytes()))).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := rc.Do(ctx, "xrange", "s", "-", "+").Val(), rc.Do(ctx, "xrange", "old", "-", "+").Val(); !reflect.DeepEqual(a, b) {
+		t.Fatal("type 15 stream entries differ")
+	}
+	info := rc.Do(ctx, "xinfo", "stream", "old").Val().([]any)
+	got := map[string]any{}
+	for i := 0; i+1 < len(info); i += 2 {
+		got[info[i].(string)] = info[i+1]
+	}
+	if got["entries-added"] != int64(147) || got["max-deleted-entry-id"] != "0-0" ||
+		got["recorded-first-entry-id"] != "3-0" || got["last-generated-id"] != "150-0" {
+		t.Fatalf("type 15 metadata %v", got)
+	}
 }
