@@ -90,6 +90,8 @@ type client struct {
 	waitFor     time.Duration
 	watchSocket bool // the wait may be long: notice the client leaving
 	timer       *time.Timer
+	timerAt     time.Time // when timer fires, if timerArmed
+	timerArmed  bool
 
 	// Per-batch accounting.
 	allow           int // commands the ops quota still lets through; -1 = not yet asked
@@ -396,10 +398,17 @@ func (c *client) wait() bool {
 		d = c.p.opts.RequestTimeout
 	}
 	var tc <-chan time.Time
+	var deadline time.Time
 	if d > 0 {
-		c.timer.Reset(d)
+		// The timer stays armed from wait to wait: resetting and
+		// stopping it around every batch cost more than the early fire
+		// this allows, which only re-arms it for the rest of the wait.
+		deadline = time.Now().Add(d)
+		if !c.timerArmed || c.timerAt.After(deadline) {
+			c.timer.Reset(d)
+			c.timerAt, c.timerArmed = deadline, true
+		}
 		tc = c.timer.C
-		defer c.timer.Stop()
 	}
 	var rc <-chan readResult
 	if c.watchSocket {
@@ -415,6 +424,12 @@ func (c *client) wait() bool {
 		case <-c.p.ctx.Done():
 			return true
 		case <-tc:
+			c.timerArmed = false
+			if rest := time.Until(deadline); rest > 0 {
+				c.timer.Reset(rest)
+				c.timerAt, c.timerArmed = deadline, true
+				continue
+			}
 			return true
 		case r := <-rc:
 			c.reading = false
