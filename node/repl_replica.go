@@ -101,6 +101,8 @@ type replicaState struct {
 	// writable replica: the primary will never expire them, so the
 	// replica does (Redis's slaveKeysWithExpire).
 	writableExpires map[int]map[string]struct{}
+	// rdbInfo is gathered while an RDB loads at start.
+	rdbInfo rdbReplInfo
 
 	// Transfer figures, written by the link goroutine without the lock.
 	syncSize   atomic.Int64 // -1: unknown ($EOF: form)
@@ -1230,6 +1232,11 @@ func (s *Server) rememberWritableExpires(db *DB, cmd *command, args [][]byte) {
 // (Redis's expireSlaveKeys) and forgets those that no longer have a TTL.
 func (s *Server) expireWritableReplicaKeys(now time.Time) {
 	st := s.replica()
+	// What a load other than the one at start gathered (DEBUG RELOAD, a
+	// sync) has no use: restoreReplInfoFromRDB runs before cron does.
+	if st.rdbInfo.id != "" || st.rdbInfo.expired != nil {
+		st.rdbInfo = rdbReplInfo{}
+	}
 	if len(st.writableExpires) == 0 {
 		return
 	}
@@ -1258,4 +1265,111 @@ func (s *Server) expireWritableReplicaKeys(now time.Time) {
 			delete(st.writableExpires, dbid)
 		}
 	}
+}
+
+// rdbReplInfo is the replication information an RDB file carries in its
+// aux fields (Redis's rdbSaveInfo), gathered while it loads at start.
+type rdbReplInfo struct {
+	id       string
+	offset   int64
+	streamDB int
+	// expired are the keys the load dropped as expired, in load order:
+	// a primary feeds their DELs to its backlog, so that replicas that
+	// continue partially drop them too.
+	expired []rdbExpiredKey
+}
+
+type rdbExpiredKey struct {
+	db  int
+	key []byte
+}
+
+// beginRDBReplInfo starts gathering for a load.
+func (s *Server) beginRDBReplInfo() {
+	s.replica().rdbInfo = rdbReplInfo{offset: -1, streamDB: -1}
+}
+
+// noteRDBAux records the replication aux fields of the RDB being loaded.
+func (s *Server) noteRDBAux(key string, val []byte) {
+	info := &s.replica().rdbInfo
+	switch key {
+	case "repl-id":
+		if len(val) == 40 {
+			info.id = string(val)
+		}
+	case "repl-offset":
+		if n, err := strconv.ParseInt(string(val), 10, 64); err == nil {
+			info.offset = n
+		}
+	case "repl-stream-db":
+		if n, err := strconv.Atoi(string(val)); err == nil {
+			info.streamDB = n
+		}
+	}
+}
+
+// noteRDBExpired records a key the load dropped as expired.
+func (s *Server) noteRDBExpired(dbid int, key []byte) {
+	info := &s.replica().rdbInfo
+	info.expired = append(info.expired, rdbExpiredKey{dbid, bytes.Clone(key)})
+}
+
+// restoreReplInfoFromRDB is what Redis's loadDataFromDisk does with the
+// replication information of the RDB loaded at start: a replica takes it
+// as its own history, which it may continue with its primary (a partial
+// resync after a restart); a primary keeps it as its second history, so
+// that its replicas may continue, with the DELs of the keys that expired
+// while it was down fed to the backlog first.
+func (s *Server) restoreReplInfoFromRDB() {
+	st := s.replica()
+	info := st.rdbInfo
+	st.rdbInfo = rdbReplInfo{}
+	if info.id == "" || info.offset < 0 || info.streamDB < 0 {
+		return
+	}
+	r := s.repl()
+	if s.cfg.ReplicaOf.Host != "" {
+		r.replid = info.id
+		r.offset = info.offset
+		s.clearReplicationID2()
+		st.psyncOK = true
+		st.reploff, st.readReploff = info.offset, info.offset
+		st.masterDB = min(info.streamDB, len(s.dbs)-1)
+		s.log.Info("Restored the replication history from the RDB: a partial resync with the primary may follow",
+			"replid", info.id, "offset", info.offset)
+		return
+	}
+	r.replid2 = info.id
+	r.secondOffset = info.offset + 1
+	r.offset = info.offset
+	r.backlog = nil
+	s.replCreateBacklog()
+	r.noReplicasSince = time.Now()
+	r.seldb = -1
+	for _, e := range info.expired {
+		s.replFeed(e.db, [][]byte{argDEL, e.key})
+	}
+	s.log.Info("Restored the replication history from the RDB as the secondary one",
+		"replid2", info.id, "offset", r.offset)
+}
+
+// replSaveInfo is Redis's rdbPopulateSaveInfo: whether an RDB saved now
+// carries the replication history, and the database the stream has
+// selected at its offset. A primary without a backlog is in no chain; a
+// replica needs its master client, or a history it may still continue.
+func (s *Server) replSaveInfo() (streamDB int, ok bool) {
+	r, st := s.repl(), s.replica()
+	if s.cfg.ReplicaOf.Host == "" {
+		if r.backlog == nil {
+			return 0, false
+		}
+		return max(r.seldb, 0), true
+	}
+	if st.master != nil {
+		return st.master.db.id, true
+	}
+	if st.psyncOK {
+		return st.masterDB, true
+	}
+	return 0, false
 }

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -392,4 +394,68 @@ func TestReplicaPartialResyncUnderLoad(t *testing.T) {
 		t.Errorf("sync_full=%d sync_partial_ok=%d, want one full sync and partial ones after",
 			replInfoInt(stats, "sync_full"), replInfoInt(stats, "sync_partial_ok"))
 	}
+}
+
+// A replica restarted from its own RDB continues from the history saved
+// in it (repl-id, repl-offset, repl-stream-db) with a partial resync.
+func TestReplicaRestartContinuesFromRDB(t *testing.T) {
+	ctx := context.Background()
+	p, pc := testServer(t, func(c *Config) { c.EnableDebugCommand = "yes" })
+	dir := t.TempDir()
+	host, port, _ := net.SplitHostPort(p.Addr().String())
+	portN, _ := strconv.Atoi(port)
+	withPrimary := func(c *Config) {
+		c.EnableDebugCommand = "yes"
+		c.Dir = dir
+		c.ReplicaOf = ReplicaOf{Host: host, Port: portN}
+	}
+	r, rc := testServer(t, withPrimary)
+	populateAllTypes(t, pc, "")
+	waitInSync(t, pc, rc)
+	o := *pc.Options()
+	o.DB = 5
+	c5 := redis.NewClient(&o)
+	defer c5.Close()
+	c5.Set(ctx, "in-db-5", "1", 0) // the stream's selected database is 5
+	waitInSync(t, pc, rc)
+	if err := rc.Save(ctx).Err(); err != nil {
+		t.Fatalf("SAVE on the replica: %v", err)
+	}
+	r.Shutdown()
+	<-r.Done()
+	c5.Set(ctx, "while-down", "1", 0) // continues in database 5, no SELECT
+	rc2 := startLoaded(t, withPrimary)
+	waitInSync(t, pc, rc2)
+	compareDatasets(t, pc, rc2)
+	stats := pc.Info(ctx, "stats").Val()
+	if replInfoInt(stats, "sync_full") != 1 || replInfoInt(stats, "sync_partial_ok") != 1 {
+		t.Errorf("after the restart: sync_full=%d sync_partial_ok=%d, want 1 and 1",
+			replInfoInt(stats, "sync_full"), replInfoInt(stats, "sync_partial_ok"))
+	}
+}
+
+// startLoaded starts a server that loads its dump file first, as the
+// standalone node does (Start does not load).
+func startLoaded(t *testing.T, mod func(*Config)) *redis.Client {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Port = 0
+	cfg.Bind = []string{"127.0.0.1"}
+	mod(cfg)
+	s := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := s.LoadData(); err != nil {
+		t.Fatalf("LoadData: %v", err)
+	}
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go s.Run(ctx)
+	rc := redis.NewClient(&redis.Options{Addr: s.Addr().String(), Protocol: 2, DisableIdentity: true})
+	t.Cleanup(func() {
+		rc.Close()
+		cancel()
+		<-s.Done()
+	})
+	return rc
 }
