@@ -173,6 +173,7 @@ func init() {
 		afterCommandHooks = append(afterCommandHooks, replAfterCommand)
 		st := s.adminState()
 		st.replicaAcks = s.replAcksFor
+		st.beforeShutdown = s.replBeforeShutdown
 		// DEBUG REPLICATE: to the replicas only, in the stream's
 		// current database.
 		s.debugState().replicate = func(args [][]byte) {
@@ -1210,4 +1211,48 @@ func (s *Server) infoReplicationFields(w *infoWriter) {
 		w.field("repl_backlog_first_byte_offset", 0)
 		w.field("repl_backlog_histlen", 0)
 	}
+}
+
+// replBeforeShutdown gives lagging replicas up to shutdown-timeout to
+// acknowledge the whole stream before a SHUTDOWN without NOW (Redis 7.0's
+// isReadyToShutdown), asking them for an ACK at once. The shard serves
+// meanwhile (the lock is released while waiting).
+func (s *Server) replBeforeShutdown(now, force bool) error {
+	r := s.repl()
+	if now || s.cfg.ShutdownTimeout <= 0 || s.isReplica() {
+		return nil
+	}
+	lagging := func() bool {
+		for _, rep := range r.replicas {
+			if rep.state == replOnline && !rep.preSync && rep.ackOff < r.offset {
+				return true
+			}
+		}
+		return false
+	}
+	if !lagging() {
+		return nil
+	}
+	s.log.Info("Waiting for replicas before shutting down")
+	s.replRequestAck()
+	deadline := time.NewTimer(time.Duration(s.cfg.ShutdownTimeout) * time.Second)
+	defer deadline.Stop()
+	st := s.adminState()
+	for lagging() {
+		ch := st.waitCh
+		s.mu.Unlock()
+		timedOut := false
+		select {
+		case <-ch:
+		case <-deadline.C:
+			timedOut = true
+		}
+		s.mu.Lock()
+		if timedOut {
+			s.log.Warn("Lagging replica(s) at shutdown: shutting down anyway")
+			return nil
+		}
+	}
+	s.log.Info("Replicas caught up, shutting down")
+	return nil
 }

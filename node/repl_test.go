@@ -608,3 +608,62 @@ func TestReplPingAndTimeout(t *testing.T) {
 	// It never ACKs again: dropped after repl-timeout.
 	waitFor(t, func() bool { return strings.Contains(rc.Info(ctx, "replication").Val(), "connected_slaves:0") })
 }
+
+// TestReplSharedSnapshot: replicas that arrive within
+// repl-diskless-sync-delay share one diskless snapshot.
+func TestReplSharedSnapshot(t *testing.T) {
+	s, rc := testServer(t, func(c *Config) {
+		c.ReplDisklessSync = true
+		c.ReplDisklessSyncDelay = 1
+	})
+	ctx := context.Background()
+	rc.Set(ctx, "k", "v", 0)
+	var rs []*replConn
+	for range 2 {
+		r := dialRepl(t, s)
+		r.do("REPLCONF", "capa", "eof", "capa", "psync2")
+		r.send("PSYNC", "?", "-1")
+		rs = append(rs, r)
+	}
+	id1, off1, p1 := rs[0].fullSync()
+	id2, off2, p2 := rs[1].fullSync()
+	if id1 != id2 || off1 != off2 || !bytes.Equal(p1, p2) {
+		t.Fatalf("two snapshots: %s@%d (%d bytes) and %s@%d (%d bytes)", id1, off1, len(p1), id2, off2, len(p2))
+	}
+	for _, r := range rs {
+		r.send("REPLCONF", "ACK", strconv.FormatInt(off1, 10))
+	}
+	rc.Set(ctx, "after", "1", 0)
+	for _, r := range rs {
+		r.expectStream("SELECT 0", "SET after 1")
+	}
+	if st := rc.Info(ctx, "stats").Val(); !strings.Contains(st, "sync_full:2") {
+		t.Fatalf("stats:\n%s", st)
+	}
+}
+
+// TestReplShutdownWaitsForReplicas: SHUTDOWN gives a lagging replica
+// time to acknowledge the stream, and goes on without it.
+func TestReplShutdownWaitsForReplicas(t *testing.T) {
+	s, rc := testServer(t, func(c *Config) {
+		c.ReplDisklessSyncDelay = 0
+		c.ShutdownTimeout = 1
+	})
+	ctx := context.Background()
+	r := dialRepl(t, s)
+	r.do("REPLCONF", "capa", "eof")
+	r.send("PSYNC", "?", "-1")
+	_, off, _ := r.fullSync()
+	r.send("REPLCONF", "ACK", strconv.FormatInt(off, 10))
+	rc.Set(ctx, "k", "v", 0)
+	start := time.Now()
+	rc.Shutdown(ctx) // the replica never ACKs the SET
+	if d := time.Since(start); d < 900*time.Millisecond || d > 5*time.Second {
+		t.Fatalf("SHUTDOWN took %v, want about shutdown-timeout (1 s)", d)
+	}
+	select {
+	case <-s.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server did not shut down")
+	}
+}
