@@ -209,9 +209,11 @@ func (s *Server) writeHeader(w *rdb.Writer, aofBase bool) {
 	w.AuxInt("redis-bits", strconv.IntSize)
 	w.AuxInt("ctime", time.Now().Unix())
 	w.AuxInt("used-mem", s.usedMemory())
-	w.AuxInt("repl-stream-db", 0)
-	w.Aux("repl-id", s.repl().replid)
-	w.AuxInt("repl-offset", s.repl().offset)
+	if db, ok := s.replSaveInfo(); ok { // repl_replica.go
+		w.AuxInt("repl-stream-db", int64(db))
+		w.Aux("repl-id", s.repl().replid)
+		w.AuxInt("repl-offset", s.repl().offset)
+	}
 	if aofBase {
 		w.AuxInt("aof-base", 1)
 	} else {
@@ -764,6 +766,7 @@ func (s *Server) LoadData() error {
 		s.log.Warn("Fatal error loading the DB, exiting.", "err", err)
 		return err
 	}
+	s.restoreReplInfoFromRDB()
 	s.log.Warn(fmt.Sprintf("DB loaded from disk: %.3f seconds", time.Since(start).Seconds()))
 	return nil
 }
@@ -795,6 +798,7 @@ func (s *Server) loadRDB(r *rdb.Reader, replace bool, size int64) error {
 	}
 	st := s.persist()
 	st.loadExpired, st.loadLoaded = 0, 0
+	s.beginRDBReplInfo()
 	db := s.dbs[0]
 	var expire int64 = -1
 	var lru int64 = -1
@@ -868,6 +872,7 @@ func (s *Server) loadRDB(r *rdb.Reader, replace bool, size int64) error {
 			if string(k) == "redis-ver" {
 				s.log.Info("Loading RDB produced by version " + string(v))
 			}
+			s.noteRDBAux(string(k), v) // replication history (repl_replica.go)
 			continue
 		case rdb.OpModuleAux:
 			return r.Errorf("the RDB file contains AUX module data I can't load: no matching module")
@@ -893,6 +898,7 @@ func (s *Server) loadRDB(r *rdb.Reader, replace bool, size int64) error {
 		}
 		if exp != -1 && !s.isReplica() && exp < now {
 			st.loadExpired++
+			s.noteRDBExpired(db.id, key)
 			continue
 		}
 		if !replace {
