@@ -1730,6 +1730,11 @@ func rdbLoadStreamGroups(r *rdb.Reader, so *streamObj, t byte, deep bool) error 
 				if !ok {
 					return r.Errorf("consumer entry not found in group global PEL")
 				}
+				if nack.consumer != nil {
+					// Redis would keep both references to one NACK and free it
+					// twice later: refuse the value instead.
+					return r.Errorf("stream PEL entry owned by two consumers")
+				}
 				nack.consumer = sc
 				if !sc.pel.Insert(id, struct{}{}) {
 					return r.Errorf("duplicated consumer PEL entry loading a stream consumer group")

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyfleet/keyfleet/node/ds/stream"
 	"github.com/keyfleet/keyfleet/node/keyspace"
 	"github.com/keyfleet/keyfleet/node/rdb"
 	"github.com/redis/go-redis/v9"
@@ -1076,4 +1077,73 @@ func TestStreamGroupsLegacyRDB(t *testing.T) {
 	if got != want {
 		t.Fatalf("groups of the type-15 stream:\n got %s\nwant %s", got, want)
 	}
+}
+
+// FuzzStreamGroupsRDB feeds corrupted stream values with groups to the
+// RDB loader: it must fail or load a value whose groups can be walked and
+// saved again, never panic.
+func FuzzStreamGroupsRDB(f *testing.F) {
+	st := newStreamObj()
+	for i := 1; i <= 5; i++ {
+		st.entries.Append(streamID{uint64(i), 0}.pkg(), [][]byte{[]byte("f"), []byte("v")}, stream.Limits{MaxBytes: 4096, MaxEntries: 2})
+		st.length++
+		st.entriesAdded++
+		st.lastID = streamID{uint64(i), 0}
+	}
+	st.firstID = streamID{1, 0}
+	gs := st.groupSet()
+	cg := gs.create("g", streamID{3, 0}, 3)
+	gs.create("h", streamID{}, entriesReadInvalid)
+	a := cg.addConsumer("a", 100)
+	cg.addConsumer("idle", 200)
+	for i := 1; i <= 3; i++ {
+		id := streamID{uint64(i), 0}
+		cg.pel.Insert(id, streamNACK{consumer: a, deliveryTime: 1000, deliveryCount: uint64(i)})
+		a.pel.Insert(id, struct{}{})
+	}
+	var buf bytes.Buffer
+	w := rdb.NewWriter(&buf, false)
+	o := newStreamObject(st)
+	rdbSaveStream(w, &o, nil)
+	if err := w.Flush(); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	s := New(DefaultConfig(), quietLog)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) == 0 {
+			return
+		}
+		r := rdb.NewReader(bytes.NewReader(b[1:]), int64(len(b)-1), "fuzz")
+		obj, err := s.loadObject(r, b[0], true)
+		if err != nil || obj.Type != keyspace.TypeStream {
+			return
+		}
+		so := streamOf(&obj)
+		if so.groups == nil {
+			return
+		}
+		var out bytes.Buffer
+		rdbSaveStreamGroups(rdb.NewWriter(&out, false), so)
+		so.groups.clone()
+		for _, cg := range so.groups.list {
+			cg.pel.Ascend(streamID{}, func(id streamID, nack *streamNACK) bool {
+				if nack.consumer == nil {
+					t.Fatalf("NACK %v without an owner", id)
+				}
+				if _, ok := nack.consumer.pel.Get(id); !ok {
+					t.Fatalf("NACK %v missing from its owner's PEL", id)
+				}
+				return true
+			})
+			for _, sc := range cg.consumers {
+				sc.pel.Ascend(streamID{}, func(id streamID, _ *struct{}) bool {
+					if nack, ok := cg.pel.Get(id); !ok || nack.consumer != sc {
+						t.Fatalf("consumer %s lists %v that it does not own", sc.name, id)
+					}
+					return true
+				})
+			}
+		}
+	})
 }
