@@ -642,29 +642,34 @@ func xaddCommand(s *Server, c *Client, args [][]byte) {
 	if st.length == 1 {
 		st.firstID = id
 	}
-	idBytes := id.appendTo(nil)
-	c.Bulk(idBytes)
+	var idBuf [41]byte
+	c.Bulk(id.appendTo(idBuf[:0]))
 	s.keyModified(db, key)
 	s.notify(notifyStream, "xadd", key, db.id)
 	s.dirty++
 
-	argv := args
+	rewrite := false
 	if a.strategy != trimNone {
 		if st.trim(&a) > 0 {
 			s.notify(notifyStream, "xtrim", key, db.id)
 		}
-		if a.approx {
-			argv = append([][]byte(nil), args...)
+		rewrite = a.approx
+	}
+	if !s.propagating() {
+		// Nothing consumes the effect: spare building it.
+	} else if rewrite || !a.idGiven || !a.seqGiven {
+		// Propagate the effect: the generated ID, the exact trim.
+		argv := append([][]byte(nil), args...)
+		if rewrite {
 			st.rewriteTrim(argv, &a)
 		}
-	}
-	if !a.idGiven || !a.seqGiven {
-		if &argv[0] == &args[0] {
-			argv = append([][]byte(nil), args...)
+		if !a.idGiven || !a.seqGiven {
+			argv[idPos] = id.appendTo(nil)
 		}
-		argv[idPos] = idBytes
+		s.propagate(db.id, argv)
+	} else {
+		s.propagate(db.id, args)
 	}
-	s.propagate(db.id, argv)
 	s.signalReady(db, key)
 }
 

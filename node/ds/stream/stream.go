@@ -184,7 +184,7 @@ func (s *Stream) Append(id ID, fv [][]byte, lim Limits) {
 	}
 	flags := int64(FlagNone)
 	if tail == nil {
-		lp := listpack.NewCap(64 + total + numFields*4)
+		lp := listpack.NewCap(max(256, 64+total+numFields*4))
 		lp.AppendInt(1)
 		lp.AppendInt(0)
 		lp.AppendInt(int64(numFields))
@@ -217,9 +217,11 @@ func (s *Stream) Append(id ID, fv [][]byte, lim Limits) {
 		}
 	}
 	lp := &tail.LP
+	// Room for this entry, doubling: a node fills up entry by entry and
+	// is trimmed to size when the next one starts.
 	need := 40 + total + 2*len(fv)*6
 	if cap(*lp)-len(*lp) < need {
-		lp.Grow(max(need, len(*lp)/2))
+		lp.Grow(max(need, len(*lp)))
 	}
 	lp.AppendInt(flags)
 	lp.AppendInt(int64(id.Ms - tail.Master.Ms))
