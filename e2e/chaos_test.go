@@ -407,6 +407,21 @@ func keysOn(route wire.DatabaseRoute, prefix string) func(shard int) string {
 func TestChaosFailover(t *testing.T) {
 	cp := startChaosPlatform(t)
 	cp.admin = cp.makeAdmin("chaos-admin@example.com")
+	waitUntil(t, 60*time.Second, "the three node hosts to register", func() (bool, error) {
+		var nodes struct {
+			Nodes []struct {
+				Status string `json:"status"`
+			} `json:"nodes"`
+		}
+		cp.call("GET", "/v1/admin/nodes", cp.admin, nil, http.StatusOK, &nodes)
+		up := 0
+		for _, n := range nodes.Nodes {
+			if n.Status == "up" {
+				up++
+			}
+		}
+		return up == 3, nil
+	})
 	token := cp.signup("chaos@example.com", "a long enough password")
 	var db struct {
 		ID, Status, URL, FailureReason string

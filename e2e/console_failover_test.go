@@ -90,9 +90,14 @@ func TestConsoleFailover(t *testing.T) {
 		}
 		return true, nil
 	})
-	if _, err := writeThroughProxy(ctx, db.URL); err != nil {
+	waitUntil(t, 30*time.Second, "the proxy to serve the database", func() (bool, error) {
+		return pingURL(db.URL) == nil, nil
+	})
+	c, err := writeThroughProxy(ctx, db.URL)
+	if err != nil {
 		t.Fatal(err)
 	}
+	c.Close()
 
 	cmd := exec.CommandContext(ctx, "node", "e2e/failover.mjs")
 	cmd.Dir = webDir
