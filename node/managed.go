@@ -116,7 +116,7 @@ func (s *Server) ReplicaOf(primary, auth string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.updateClock(time.Now())
-	s.ext["managedRole"] = true
+	s.replica().managedRole = true
 	if host == "" {
 		if s.cfg.ReplicaOf.Host != "" {
 			s.unsetPrimary()

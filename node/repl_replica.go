@@ -103,6 +103,9 @@ type replicaState struct {
 	writableExpires map[int]map[string]struct{}
 	// rdbInfo is gathered while an RDB loads at start.
 	rdbInfo rdbReplInfo
+	// managedRole: the host set the role; REPLICAOF from clients is
+	// refused.
+	managedRole bool
 
 	// Transfer figures, written by the link goroutine without the lock.
 	syncSize   atomic.Int64 // -1: unknown ($EOF: form)
@@ -210,8 +213,7 @@ func replicaofCommand(s *Server, c *Client, args [][]byte) {
 // managedRoleLocked reports whether REPLICAOF from clients is refused:
 // a managed shard's role belongs to the control plane.
 func (s *Server) managedRoleLocked() bool {
-	locked, _ := s.ext["managedRole"].(bool)
-	return locked
+	return s.replica().managedRole
 }
 
 // setPrimary makes the server a replica of host:port (Redis's
@@ -311,6 +313,7 @@ func (s *Server) replicaCron(now time.Time) {
 	st.state = replConnecting
 	l := &replLink{
 		s:    s,
+		st:   st,
 		gen:  st.gen,
 		addr: net.JoinHostPort(host, strconv.Itoa(port)),
 		cfg:  s.linkConfig(),
@@ -351,7 +354,11 @@ func (s *Server) linkConfig() linkSettings {
 // replLink is one attempt at a link with the primary, run by its own
 // goroutine.
 type replLink struct {
-	s        *Server
+	s *Server
+	// st is the server's replica state: the link's goroutine reaches it
+	// without the shard lock only through this pointer and its atomics
+	// (s.ext is a map written under the lock).
+	st       *replicaState
 	gen      uint64
 	addr     string
 	cfg      linkSettings
@@ -490,7 +497,7 @@ func (l *replLink) readLine() (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("read from primary: %w", err)
 		}
-		l.s.replica().syncLastIO.Store(time.Now().Unix())
+		l.st.syncLastIO.Store(time.Now().Unix())
 		line = strings.TrimRight(line, "\r\n")
 		if line != "" {
 			return line, nil
@@ -598,7 +605,7 @@ func (l *replLink) continueSync(newID string) error {
 // fullSync receives the payload and loads it.
 func (l *replLink) fullSync(replid string, offset int64) error {
 	s := l.s
-	st := s.replica()
+	st := l.st
 	// The payload no longer continues our history: a failed transfer
 	// must not PSYNC with it next time (Redis discards the cached master).
 	s.mu.Lock()
@@ -769,7 +776,7 @@ func (s *Server) loadSyncPayload(r io.Reader, size int64, replid string, offset 
 
 // receiveN copies exactly n payload bytes to w.
 func (l *replLink) receiveN(w io.Writer, n int64) error {
-	st := l.s.replica()
+	st := l.st
 	buf := make([]byte, 64<<10)
 	for n > 0 {
 		l.conn.SetReadDeadline(time.Now().Add(l.cfg.timeout))
@@ -793,7 +800,7 @@ func (l *replLink) receiveN(w io.Writer, n int64) error {
 // mark that ends it; no byte after the mark is consumed (it is the
 // stream).
 func (l *replLink) receiveUntilMark(w io.Writer, mark []byte) error {
-	st := l.s.replica()
+	st := l.st
 	var tail []byte // the last bytes seen, that may start the mark
 	for {
 		l.conn.SetReadDeadline(time.Now().Add(l.cfg.timeout))
@@ -859,7 +866,7 @@ func (l *replLink) ackLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			l.sendAck(l.s.replica().ackOff.Load())
+			l.sendAck(l.st.ackOff.Load())
 		}
 	}
 }
