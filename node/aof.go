@@ -122,17 +122,23 @@ func (s *Server) aofFeed(dbid int, argv [][]byte) {
 // there instead, which a node hosting other shards must not do.
 func (s *Server) aofWrite() {
 	st := s.aof()
-	if len(st.buf) == 0 || st.f == nil {
+	if st.f == nil || len(st.buf) == 0 && st.writeErr == nil {
 		return
 	}
-	n, err := st.f.Write(st.buf)
-	if err != nil && n > 0 {
-		if st.f.Truncate(st.size) == nil {
-			n = 0
+	// With nothing left to write, a retry after a failed fsync (always)
+	// is the fsync alone.
+	var err error
+	if len(st.buf) > 0 {
+		var n int
+		n, err = st.f.Write(st.buf)
+		if err != nil && n > 0 {
+			if st.f.Truncate(st.size) == nil {
+				n = 0
+			}
 		}
+		st.size += int64(n)
+		st.buf = st.buf[:copy(st.buf, st.buf[n:])]
 	}
-	st.size += int64(n)
-	st.buf = st.buf[:copy(st.buf, st.buf[n:])]
 	if err == nil && s.cfg.AppendFsync == "always" {
 		err = st.f.Sync()
 	}
