@@ -1174,10 +1174,10 @@ func (s *Server) infoReplicationFields(w *infoWriter) {
 	} else {
 		w.field("role", "master")
 	}
+	w.field("connected_slaves", len(r.replicas))
 	if s.cfg.MinReplicasToWrite > 0 && s.cfg.MinReplicasMaxLag > 0 {
 		w.field("min_slaves_good_slaves", s.goodReplicas())
 	}
-	w.field("connected_slaves", len(r.replicas))
 	now := time.Now()
 	for i, rep := range r.replicas {
 		lag := int64(0)

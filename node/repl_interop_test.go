@@ -102,3 +102,56 @@ func fieldOf(info, field string) string {
 	}
 	return ""
 }
+
+// TestChainedReplication: node A ← node B ← redis-server C. B forwards
+// A's stream verbatim, so C ends with A's data, and A, B and C agree on
+// the replication ID and offset; C continues partially when B drops it.
+func TestChainedReplication(t *testing.T) {
+	ctx := context.Background()
+	_, a := testServer(t, func(c *Config) {
+		c.EnableDebugCommand = "yes"
+		c.ReplDisklessSyncDelay = 0
+	})
+	sb, b := testServer(t, func(c *Config) {
+		c.EnableDebugCommand = "yes"
+		c.ReplDisklessSyncDelay = 0
+	})
+	populateAllTypes(t, a, "")
+	aHost, aPort, _ := net.SplitHostPort(a.Options().Addr)
+	if err := b.Do(ctx, "replicaof", aHost, aPort).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitInSync(t, a, b)
+	addr := startRedisServer(t, "--enable-debug-command", "yes")
+	c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true})
+	defer c.Close()
+	bHost, bPort, _ := net.SplitHostPort(sb.Addr().String())
+	if err := c.Do(ctx, "replicaof", bHost, bPort).Err(); err != nil {
+		t.Fatal(err)
+	}
+	streamWrites(t, a)
+	eventually(t, "the chain in sync", 20*time.Second, func() bool {
+		ai := a.Info(ctx, "replication").Val()
+		ci := c.Info(ctx, "replication").Val()
+		return strings.Contains(ci, "master_link_status:up") &&
+			replInfoInt(ai, "master_repl_offset") == replInfoInt(ci, "slave_repl_offset")
+	})
+	compareDatasets(t, a, c)
+	ai, bi, ci := a.Info(ctx, "replication").Val(), b.Info(ctx, "replication").Val(), c.Info(ctx, "replication").Val()
+	if id := fieldOf(ai, "master_replid"); fieldOf(bi, "master_replid") != id || fieldOf(ci, "master_replid") != id {
+		t.Errorf("replication IDs differ along the chain:\nA %s\nB %s\nC %s", id, fieldOf(bi, "master_replid"), fieldOf(ci, "master_replid"))
+	}
+	if err := b.Do(ctx, "client", "kill", "type", "replica").Err(); err != nil {
+		t.Fatal(err)
+	}
+	streamWrites(t, a)
+	eventually(t, "the chain in sync after the drop", 20*time.Second, func() bool {
+		ci := c.Info(ctx, "replication").Val()
+		return strings.Contains(ci, "master_link_status:up") &&
+			replInfoInt(a.Info(ctx, "replication").Val(), "master_repl_offset") == replInfoInt(ci, "slave_repl_offset")
+	})
+	compareDatasets(t, a, c)
+	if st := b.Info(ctx, "stats").Val(); replInfoInt(st, "sync_partial_ok") != 1 {
+		t.Errorf("B's stats after dropping C: %s", st)
+	}
+}
