@@ -317,8 +317,8 @@ func (st *streamObj) lastValidID() (streamID, bool) {
 	return id, ok
 }
 
-// edgeID is streamGetEdgeID skipping tombstones: the first (or last) live
-// ID, or the max (min) ID when empty.
+// firstValidID is streamGetEdgeID for the first entry, skipping
+// tombstones: the first live ID, or the max ID when empty.
 func (st *streamObj) firstValidID() streamID {
 	id, _, ok := st.iter(streamID{}, maxStreamID, false).next()
 	if !ok {
@@ -552,7 +552,7 @@ func (st *streamObj) trim(a *streamTrimArgs) int64 {
 // propagation (streamRewriteApproxSpecifier + streamRewriteTrimArgument):
 // MAXLEN = <length> or MINID = <first ID, deleted entries included>.
 func (st *streamObj) rewriteTrim(argv [][]byte, a *streamTrimArgs) {
-	argv[a.argIdx-1] = []byte("=")
+	argv[a.argIdx-1] = argEquals
 	if a.strategy == trimMaxLen {
 		argv[a.argIdx] = strconv.AppendUint(nil, st.length, 10)
 		return
@@ -988,7 +988,6 @@ func (s *Server) parseXreadArgs(c *Client, args [][]byte, group bool) (xreadArgs
 		c.Error("ERR Missing GROUP option for XREADGROUP")
 		return a, false
 	}
-	_ = name
 	return a, true
 }
 
