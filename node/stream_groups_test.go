@@ -1147,3 +1147,77 @@ func FuzzStreamGroupsRDB(f *testing.F) {
 		}
 	})
 }
+
+// TestStreamGroupsReplication runs Redis's "Consumer group last ID
+// propagation to slave" and "Replication tests of XCLAIM with deleted
+// entries" against a node replica of a node.
+func TestStreamGroupsReplication(t *testing.T) {
+	ctx := context.Background()
+	p, pc := testServer(t, nil)
+	_, rc := testServer(t, nil)
+	replicate(t, rc, p, pc)
+	for _, noack := range []bool{false, true} {
+		pc.Del(ctx, "stream")
+		for i := 1; i <= 3; i++ {
+			pc.XAdd(ctx, &redis.XAddArgs{Stream: "stream", Values: []any{"a", i}})
+		}
+		pc.XGroupCreate(ctx, "stream", "mygroup", "0")
+		for j := 0; j < 2; j++ {
+			res, err := pc.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "mygroup", Consumer: "myconsumer", Streams: []string{"stream", ">"}, Count: 1, NoAck: noack}).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !noack {
+				if n := pc.XAck(ctx, "stream", "mygroup", res[0].Messages[0].ID).Val(); n != 1 {
+					t.Fatalf("XACK = %d", n)
+				}
+			}
+		}
+		waitInSync(t, pc, rc)
+		// What the replica holds: the group's position, consumers and PEL
+		// (not its read counter: XCLAIM ... LASTID does not carry it, in
+		// Redis 7.0 either).
+		rg, pg := rc.XInfoGroups(ctx, "stream").Val(), pc.XInfoGroups(ctx, "stream").Val()
+		if len(rg) != 1 || len(pg) != 1 || rg[0].LastDeliveredID != pg[0].LastDeliveredID || rg[0].Consumers != pg[0].Consumers || rg[0].Pending != pg[0].Pending {
+			t.Fatalf("NOACK=%v: replica's groups %v, primary's %v", noack, rg, pg)
+		}
+		if got, want := fmt.Sprint(rc.XPending(ctx, "stream", "mygroup").Val()), fmt.Sprint(pc.XPending(ctx, "stream", "mygroup").Val()); got != want {
+			t.Fatalf("NOACK=%v: replica's PEL %s, primary's %s", noack, got, want)
+		}
+	}
+	for _, autoclaim := range []bool{false, true} {
+		pc.Del(ctx, "x")
+		for i := 1; i <= 5; i++ {
+			pc.XAdd(ctx, &redis.XAddArgs{Stream: "x", ID: fmt.Sprintf("%d-0", i), Values: []any{"f", "v"}})
+		}
+		pc.XGroupCreate(ctx, "x", "grp", "0")
+		pc.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "grp", Consumer: "Alice", Streams: []string{"x", ">"}})
+		waitInSync(t, pc, rc)
+		if n := len(rc.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: "x", Group: "grp", Start: "-", End: "+", Count: 10, Consumer: "Alice"}).Val()); n != 5 {
+			t.Fatalf("replica's PEL of Alice: %d entries", n)
+		}
+		pc.XDel(ctx, "x", "2-0", "4-0")
+		want := 1
+		if autoclaim {
+			res := fmt.Sprint(pc.Do(ctx, "XAUTOCLAIM", "x", "grp", "Bob", "0", "0-0").Val())
+			if res != "[0-0 [[1-0 [f v]] [3-0 [f v]] [5-0 [f v]]] [2-0 4-0]]" {
+				t.Fatalf("XAUTOCLAIM = %s", res)
+			}
+			want = 0
+		} else if res := fmt.Sprint(pc.Do(ctx, "XCLAIM", "x", "grp", "Bob", "0", "1-0", "2-0", "3-0", "4-0").Val()); res != "[[1-0 [f v]] [3-0 [f v]]]" {
+			t.Fatalf("XCLAIM = %s", res)
+		}
+		waitInSync(t, pc, rc)
+		if n := len(rc.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: "x", Group: "grp", Start: "-", End: "+", Count: 10, Consumer: "Alice"}).Val()); n != want {
+			t.Fatalf("autoclaim=%v: replica's PEL of Alice has %d entries, want %d", autoclaim, n, want)
+		}
+	}
+	// Promoted, the replica goes on where the primary's group was.
+	if err := rc.Do(ctx, "REPLICAOF", "NO", "ONE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := rc.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "mygroup", Consumer: "myconsumer", Streams: []string{"stream", ">"}, Count: 1}).Result()
+	if err != nil || res[0].Messages[0].Values["a"] != "3" {
+		t.Fatalf("promoted replica read %v %v, want the third entry", res, err)
+	}
+}
