@@ -415,3 +415,68 @@ func BenchmarkXADD(b *testing.B) {
 		})
 	}
 }
+
+// TestStreamFollowers has producers append on several connections while
+// readers follow the stream with blocking XREADs from the last ID they
+// saw: every reader must see every entry once, in ID order.
+func TestStreamFollowers(t *testing.T) {
+	s, rc := testServer(t, func(c *Config) { c.StreamNodeMaxEntries = 13 })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const producers, each, readers = 3, 400, 4
+	total := producers * each
+	var wg sync.WaitGroup
+	got := make([][]string, readers)
+	errs := make(chan error, producers+readers)
+	for r := 0; r < readers; r++ {
+		wg.Add(1)
+		go func(r int) {
+			defer wg.Done()
+			c := newClient(t, s, 2+r%2)
+			last := "0-0"
+			for len(got[r]) < total {
+				res, err := c.XRead(ctx, &redis.XReadArgs{Streams: []string{"s", last}, Count: int64(1 + r*5), Block: 5 * time.Second}).Result()
+				if err != nil {
+					errs <- fmt.Errorf("reader %d after %s: %w", r, last, err)
+					return
+				}
+				for _, m := range res[0].Messages {
+					got[r] = append(got[r], m.ID)
+					last = m.ID
+				}
+			}
+		}(r)
+	}
+	for p := 0; p < producers; p++ {
+		wg.Add(1)
+		go func(p int) {
+			defer wg.Done()
+			c := newClient(t, s, 2)
+			for i := 0; i < each; i++ {
+				if err := c.XAdd(ctx, &redis.XAddArgs{Stream: "s", Values: []any{"p", p, "i", i}}).Err(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(p)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	want, err := rc.XRange(ctx, "s", "-", "+").Result()
+	if err != nil || len(want) != total {
+		t.Fatalf("stream holds %d entries (%v), want %d", len(want), err, total)
+	}
+	for r := range got {
+		if len(got[r]) != total {
+			t.Fatalf("reader %d saw %d entries", r, len(got[r]))
+		}
+		for i, m := range want {
+			if got[r][i] != m.ID {
+				t.Fatalf("reader %d: entry %d is %s, want %s", r, i, got[r][i], m.ID)
+			}
+		}
+	}
+}
