@@ -89,8 +89,10 @@ type ProbeTarget struct {
 	Ports     []int
 }
 
-// ProbeTargets lists every node that is not down yet with the ports of
-// its placements: a node is alive when any of them answers.
+// ProbeTargets lists every node with the ports of its placements: a node
+// is alive when any of them answers. Down nodes are probed too, so that
+// the console shows when one answers again (only a heartbeat brings it
+// back up).
 func (s *Store) ProbeTargets(ctx context.Context) ([]ProbeTarget, error) {
 	rows, err := s.pool.Query(ctx, `SELECT n.id, n.name, n.advertise,
 			coalesce(array_agg(pl.port ORDER BY pl.port) FILTER (WHERE pl.port IS NOT NULL), '{}')
