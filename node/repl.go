@@ -104,6 +104,9 @@ type replica struct {
 	// gone is set when the connection ended, for the goroutines that
 	// transfer its RDB.
 	gone atomic.Bool
+	// progress is when (unix ms) the replica last took RDB bytes: one
+	// that takes none for repl-timeout is dropped (replCron).
+	progress atomic.Int64
 }
 
 // replState is the replication state of one shard.
@@ -570,6 +573,7 @@ func (s *Server) setupFullResync(rep *replica, offset int64) {
 	r := s.repl()
 	rep.initialOff = offset
 	rep.state = replWaitBgsaveEnd
+	rep.progress.Store(time.Now().UnixMilli())
 	// Whatever database the stream was in, the replica's next command
 	// must be preceded by a SELECT.
 	r.seldb = -1
@@ -661,7 +665,11 @@ func waitQueuedBelow(c *Client, rep *replica, n int) bool {
 		}
 		c.flushCond.Wait()
 	}
-	return !c.closed && (rep == nil || !rep.gone.Load())
+	ok := !c.closed && (rep == nil || !rep.gone.Load())
+	if ok && rep != nil {
+		rep.progress.Store(time.Now().UnixMilli())
+	}
+	return ok
 }
 
 // replStartDiskSync runs a BGSAVE whose file is then sent to the
@@ -1110,6 +1118,12 @@ func (s *Server) replCron(now time.Time) {
 			rep.c.pushAsync([]byte("\n"))
 		case rep.state == replOnline && !rep.preSync && now.Sub(rep.ackTime) > timeout:
 			s.log.Warn("Disconnecting timedout replica (streaming sync)", "replica", s.replicaName(rep))
+			s.killClient(rep.c)
+		case (rep.state == replSendBulk || rep.state == replWaitBgsaveEnd && rep.sync != nil && rep.sync.socket) &&
+			now.UnixMilli()-rep.progress.Load() > timeout.Milliseconds():
+			// It stopped reading its RDB: the transfer would wait for
+			// it forever, and the snapshot with it.
+			s.log.Warn("Disconnecting timedout replica (full sync)", "replica", s.replicaName(rep))
 			s.killClient(rep.c)
 		}
 	}

@@ -667,3 +667,31 @@ func TestReplShutdownWaitsForReplicas(t *testing.T) {
 		t.Fatal("the server did not shut down")
 	}
 }
+
+// TestReplStalledFullSync: a replica that stops reading its diskless RDB
+// is dropped after repl-timeout, and the snapshot it held up ends.
+func TestReplStalledFullSync(t *testing.T) {
+	s, rc := testServer(t, func(c *Config) {
+		c.ReplDisklessSync = true
+		c.ReplDisklessSyncDelay = 0
+		c.ReplTimeout = 1
+	})
+	ctx := context.Background()
+	big := strings.Repeat("x", 1<<20)
+	for i := range 40 {
+		rc.Set(ctx, fmt.Sprint("big:", i), big+strconv.Itoa(i), 0)
+	}
+	r := dialRepl(t, s)
+	r.do("REPLCONF", "capa", "eof")
+	r.send("PSYNC", "?", "-1") // and never read
+	waitFor(t, func() bool {
+		return strings.Contains(rc.Info(ctx, "replication").Val(), "connected_slaves:1")
+	})
+	waitFor(t, func() bool {
+		return strings.Contains(rc.Info(ctx, "replication").Val(), "connected_slaves:0") &&
+			strings.Contains(rc.Info(ctx, "persistence").Val(), "rdb_bgsave_in_progress:0")
+	})
+	if err := rc.BgSave(ctx).Err(); err != nil {
+		t.Fatalf("BGSAVE after the stalled sync: %v", err)
+	}
+}
