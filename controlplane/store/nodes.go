@@ -219,7 +219,10 @@ type NodeInfo struct {
 	UsedMemory     int64     `json:"used_memory_bytes"` // reported by the node's shards
 	Version        string    `json:"version"`
 	LastHeartbeat  time.Time `json:"last_heartbeat"`
-	RegisteredAt   time.Time `json:"registered_at"`
+	// LastProbeOK is when the leading control plane's probe of the node's
+	// shard ports was last answered (nil: never).
+	LastProbeOK  *time.Time `json:"last_probe_ok"`
+	RegisteredAt time.Time  `json:"registered_at"`
 }
 
 // ListNodes lists every node with what is placed on it.
@@ -227,7 +230,7 @@ func (s *Store) ListNodes(ctx context.Context) ([]NodeInfo, error) {
 	rows, err := s.pool.Query(ctx, `SELECT n.id, n.name, n.advertise, n.port_min, n.port_max, n.status, n.memory_mb,
 			coalesce(sum(ceil(d.memory_mb::numeric / d.shards)), 0)::bigint, count(pl.port),
 			count(pl.port) FILTER (WHERE pl.running), coalesce(sum(pl.used_memory), 0)::bigint,
-			n.version, n.last_heartbeat, n.registered_at
+			n.version, n.last_heartbeat, n.last_probe_ok, n.registered_at
 		FROM nodes n
 		LEFT JOIN placements pl ON pl.node_id = n.id
 		LEFT JOIN shards sh ON sh.id = pl.shard_id
@@ -239,7 +242,7 @@ func (s *Store) ListNodes(ctx context.Context) ([]NodeInfo, error) {
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (NodeInfo, error) {
 		var n NodeInfo
 		err := r.Scan(&n.ID, &n.Name, &n.Advertise, &n.PortMin, &n.PortMax, &n.Status, &n.MemoryMB, &n.MemoryPlacedMB,
-			&n.ShardsPlaced, &n.ShardsRunning, &n.UsedMemory, &n.Version, &n.LastHeartbeat, &n.RegisteredAt)
+			&n.ShardsPlaced, &n.ShardsRunning, &n.UsedMemory, &n.Version, &n.LastHeartbeat, &n.LastProbeOK, &n.RegisteredAt)
 		return n, err
 	})
 	if err != nil {

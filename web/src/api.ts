@@ -134,6 +134,8 @@ export interface NodeInfo {
   used_memory_bytes: number;
   version: string;
   last_heartbeat: string;
+  // When a probe of the node's shard ports was last answered.
+  last_probe_ok?: string | null;
 }
 
 export interface AccountSummary extends Account {

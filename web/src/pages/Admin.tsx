@@ -51,7 +51,7 @@ export function Nodes() {
         <div class="table-wrap">
           <table>
             <thead>
-              <tr><th scope="col">Name</th><th scope="col">Address</th><th scope="col">Status</th><th scope="col">Memory placed / capacity</th><th scope="col">Memory used</th><th scope="col">Shards placed (running)</th><th scope="col">Last heartbeat</th><th scope="col"><span class="sr-only">Actions</span></th></tr>
+              <tr><th scope="col">Name</th><th scope="col">Address</th><th scope="col">Status</th><th scope="col">Memory placed / capacity</th><th scope="col">Memory used</th><th scope="col">Shards placed (running)</th><th scope="col">Last heartbeat</th><th scope="col">Last probe answered</th><th scope="col"><span class="sr-only">Actions</span></th></tr>
             </thead>
             <tbody>
               {items.map((n) => (
@@ -63,6 +63,7 @@ export function Nodes() {
                   <td>{bytes(n.used_memory_bytes)}</td>
                   <td>{n.shards_placed} ({n.shards_running})</td>
                   <td>{when(n.last_heartbeat)}</td>
+                  <td>{when(n.last_probe_ok)}</td>
                   <td>{n.status !== 'draining' && <button type="button" class="secondary small" onClick={() => drain(n)} aria-label={`Drain ${n.name}`}>Drain</button>}</td>
                 </tr>
               ))}
