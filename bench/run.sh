@@ -101,7 +101,13 @@ stop_server() { # pid
 }
 
 RESULTS="$OUT/throughput.csv"
-echo "target,pipeline,round,test,rps,p50_ms,p99_ms" >"$RESULTS"
+echo "target,pipeline,round,test,rps,p50_ms,p99_ms,cpu_us" >"$RESULTS"
+# CPU time (user+system) of a process, in clock ticks: the server's CPU per
+# request is steadier than its throughput on a machine shared with other
+# work, where redis-server's single thread and the node's goroutines get
+# different shares of the cores.
+HZ=$(getconf CLK_TCK)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 if [ "${SKIP_THROUGHPUT:-}" != 1 ]; then
   start_server redis; REDIS_PORT=$SERVER_PORT; REDIS_PID=$SERVER_PID
@@ -113,20 +119,23 @@ if [ "${SKIP_THROUGHPUT:-}" != 1 ]; then
     for pipe in 1 16; do
       n=$N_P1; [ "$pipe" = 16 ] && n=$N_P16
       for target in $order; do
-        port=$REDIS_PORT; [ "$target" = node ] && port=$NODE_PORT
+        port=$REDIS_PORT; pid=$REDIS_PID
+        [ "$target" = node ] && port=$NODE_PORT && pid=$NODE_PID
         echo "   round $round, pipeline $pipe, $target ($n requests per test)"
         # One redis-benchmark per test: a command the node lacks fails its
         # own row (n/a), not the whole run.
         for t in ${TESTS//,/ }; do
           raw="$OUT/raw-$target-P$pipe-r$round-$t.csv"
+          c0=$(cpu_ticks "$pid")
           if ! timeout 300 redis-benchmark -p "$port" -c "$CLIENTS" -n "$n" -P "$pipe" -r "$KEYSPACE" -t "$t" --csv -q >"$raw" 2>"$raw.err"; then
             echo "   $t against $target failed: $(grep -v '^WARNING' "$raw.err" | tail -n 1)"
-            echo "$target,$pipe,$round,${t^^},NA,NA,NA" >>"$RESULTS"
+            echo "$target,$pipe,$round,${t^^},NA,NA,NA,NA" >>"$RESULTS"
             continue
           fi
+          cpu=$(awk -v a="$c0" -v b="$(cpu_ticks "$pid")" -v hz="$HZ" -v n="$n" 'BEGIN { printf "%.3f", (b - a) / hz * 1e6 / n }')
           # "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
-          tr -d '"' <"$raw" | awk -F, -v t="$target" -v p="$pipe" -v r="$round" \
-            'NR > 1 && NF >= 7 { split($1, name, " "); print t "," p "," r "," name[1] "," $2 "," $5 "," $7 }' >>"$RESULTS"
+          tr -d '"' <"$raw" | awk -F, -v t="$target" -v p="$pipe" -v r="$round" -v cpu="$cpu" \
+            'NR > 1 && NF >= 7 { split($1, name, " "); print t "," p "," r "," name[1] "," $2 "," $5 "," $7 "," cpu }' >>"$RESULTS"
         done
       done
     done
@@ -134,34 +143,35 @@ if [ "${SKIP_THROUGHPUT:-}" != 1 ]; then
   stop_server "$NODE_PID"; stop_server "$REDIS_PID"
 
   echo
-  echo "Throughput and latency (mean of $ROUNDS rounds; $CLIENTS clients; ratio = node/redis ops/s,"
-  echo "with the lowest and highest ratio of a single round: the spread is the machine's noise)"
+  echo "Throughput and latency ($ROUNDS rounds; $CLIENTS clients). ratio: node/redis ops/s, the median of the"
+  echo "rounds' ratios, and their lowest and highest (the machine's noise); ops/s and latencies are means;"
+  echo "cpu: each server's CPU time per request in us (steadier than ops/s on a shared machine)"
   awk -F, 'NR > 1 {
       k = $4 "," $2
       if (!(k in seen)) { seen[k] = 1; keys[++nk] = k }
       if ($5 == "NA") { failed[k "," $1] = 1; next }
-      rps[k "," $1] += $5; p50[k "," $1] += $6; p99[k "," $1] += $7; cnt[k "," $1]++
+      rps[k "," $1] += $5; p50[k "," $1] += $6; p99[k "," $1] += $7; cpu[k "," $1] += $8; cnt[k "," $1]++
       round[k "," $3 "," $1] = $5
     }
     END {
-      printf "%-6s %4s %12s %12s %7s %13s %17s %17s\n", "test", "pipe", "redis ops/s", "node ops/s", "ratio", "round range", "redis p50/p99 ms", "node p50/p99 ms"
+      printf "%-6s %4s %11s %11s %7s %11s %17s %17s %13s\n", "test", "pipe", "redis ops/s", "node ops/s", "ratio", "round range", "redis p50/p99 ms", "node p50/p99 ms", "cpu us r/n"
       for (i = 1; i <= nk; i++) {
         k = keys[i]; split(k, kk, ",")
         r = k ",redis"; n = k ",node"
         if (failed[r] || failed[n] || !cnt[r] || !cnt[n]) {
-          printf "%-6s %4s %12s %12s %7s   (%s failed: see the raw results)\n", kk[1], kk[2], "n/a", "n/a", "n/a", failed[r] ? "redis" : "node"
+          printf "%-6s %4s %11s %11s %7s   (%s failed: see the raw results)\n", kk[1], kk[2], "n/a", "n/a", "n/a", failed[r] ? "redis" : "node"
           continue
         }
-        lo = ""; hi = ""
+        m = 0; delete xs
         for (j = 1; j <= '"$ROUNDS"'; j++) {
           if (!((k "," j ",redis") in round) || !((k "," j ",node") in round)) continue
-          x = round[k "," j ",node"] / round[k "," j ",redis"]
-          if (lo == "" || x < lo) lo = x
-          if (hi == "" || x > hi) hi = x
+          xs[++m] = round[k "," j ",node"] / round[k "," j ",redis"]
         }
+        for (a = 2; a <= m; a++) for (b = a; b > 1 && xs[b - 1] > xs[b]; b--) { t = xs[b]; xs[b] = xs[b - 1]; xs[b - 1] = t }
+        med = m % 2 ? xs[(m + 1) / 2] : (xs[m / 2] + xs[m / 2 + 1]) / 2
         rr = rps[r] / cnt[r]; nr = rps[n] / cnt[n]
-        printf "%-6s %4s %12.0f %12.0f %6.2fx %6.2f-%-6.2f %8.3f/%-8.3f %8.3f/%-8.3f\n", kk[1], kk[2], rr, nr, nr / rr, lo, hi,
-          p50[r] / cnt[r], p99[r] / cnt[r], p50[n] / cnt[n], p99[n] / cnt[n]
+        printf "%-6s %4s %11.0f %11.0f %6.2fx %5.2f-%-5.2f %8.3f/%-8.3f %8.3f/%-8.3f %6.2f/%-6.2f\n", kk[1], kk[2], rr, nr, med, xs[1], xs[m],
+          p50[r] / cnt[r], p99[r] / cnt[r], p50[n] / cnt[n], p99[n] / cnt[n], cpu[r] / cnt[r], cpu[n] / cnt[n]
       }
     }' "$RESULTS" | tee "$OUT/throughput.txt"
 fi

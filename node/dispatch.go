@@ -168,12 +168,13 @@ func (s *Server) serveConn(conn redcon.Conn, c *Client, g *protoGuard) {
 			break
 		}
 		s.syncClock(time.Now())
+		next := 0
 		for i, args := range batch {
 			if c.closeAfterReply {
 				break
 			}
-			if i%prefetchChunk == 0 && len(batch) > 1 {
-				s.prefetchBatch(c, batch[i:]) // server.go
+			if i == next {
+				next = i + s.prefetchBatch(c, batch[i:]) // server.go
 			}
 			s.execute(c, args)
 			s.waitIfBlocked(c)

@@ -356,27 +356,52 @@ func (s *Server) cron(now time.Time) {
 	s.activeExpireCycle(now)
 }
 
-// prefetchChunk is how many requests of a batch prefetchBatch looks at
-// ahead of running them.
-const prefetchChunk = keyspace.PrefetchMax
-
 // prefetchBatch warms the cache lines that the next requests of a
-// pipelined batch will read in the keyspace (keyspace.DB.Prefetch), so
-// that their cache misses overlap instead of stalling each command in
-// turn: with a keyspace bigger than the CPU's caches, those misses were
-// the largest cost of a pipelined GET or SET. The first argument is the
-// key of the commands that dominate pipelines; a guess that is not a key
-// costs a hash and a few loads.
-func (s *Server) prefetchBatch(c *Client, batch [][][]byte) {
-	var keys [prefetchChunk][]byte
-	n := 0
-	for _, args := range batch[:min(len(batch), prefetchChunk)] {
-		if len(args) >= 2 {
-			keys[n] = args[1]
+// batch will read in the keyspace (keyspace.DB.Prefetch), so that their
+// cache misses overlap instead of stalling each command in turn: with a
+// keyspace bigger than the CPU's caches, those misses were the largest
+// cost of a pipelined GET or SET. It returns how many requests it looked
+// at (at least one); the caller calls it again when it reaches the next.
+//
+// The keys are guessed cheaply: the first argument of a request of up to
+// three (GET, SET, INCR, HGET...), the command's key range otherwise
+// (MSET, MGET, DEL). A wrong guess costs a hash and a few loads, never a
+// wrong result: nothing is changed.
+func (s *Server) prefetchBatch(c *Client, batch [][][]byte) int {
+	var keys [keyspace.PrefetchMax][]byte
+	n, taken := 0, 0
+	for _, args := range batch {
+		first, last, step := 1, 1, 1
+		if len(args) > 3 {
+			cmd := lookupCommand(args[0])
+			if cmd == nil || cmd.First <= 0 || cmd.Step <= 0 {
+				taken++
+				continue
+			}
+			first, last, step = cmd.First, cmd.Last, cmd.Step
+			if last < 0 {
+				last += len(args)
+			}
+			last = min(last, len(args)-1)
+		}
+		if len(args) <= first {
+			taken++
+			continue
+		}
+		if taken > 0 && n+(last-first)/step+1 > len(keys) {
+			break // the next call takes this request whole
+		}
+		for j := first; j <= last && n < len(keys); j += step {
+			keys[n] = args[j]
 			n++
+		}
+		taken++
+		if n == len(keys) {
+			break
 		}
 	}
 	if n > 1 {
 		c.db.ks.Prefetch(keys[:n])
 	}
+	return max(taken, 1)
 }
