@@ -97,7 +97,9 @@ func (t *pelTree[V]) Insert(id streamID, v V) bool {
 		if j == len(l.items) && li == len(t.leaves)-1 {
 			// Appending past the last item, the usual case: start a new
 			// leaf instead of splitting, so leaves stay full.
-			t.leaves = append(t.leaves, &pelLeaf[V]{items: []pelItem[V]{{id, v}}})
+			// Sized for the full leaf it will likely become.
+			items := append(make([]pelItem[V], 0, pelLeafMax), pelItem[V]{id, v})
+			t.leaves = append(t.leaves, &pelLeaf[V]{items: items})
 			t.n++
 			return true
 		}
@@ -132,9 +134,15 @@ func (t *pelTree[V]) Delete(id streamID) (V, bool) {
 		return zero, false
 	}
 	v := l.items[j].v
-	copy(l.items[j:], l.items[j+1:])
-	l.items[len(l.items)-1] = pelItem[V]{}
-	l.items = l.items[:len(l.items)-1]
+	if j == 0 {
+		// Acknowledging the oldest entry is the common case: no shift.
+		l.items[0] = pelItem[V]{}
+		l.items = l.items[1:]
+	} else {
+		copy(l.items[j:], l.items[j+1:])
+		l.items[len(l.items)-1] = pelItem[V]{}
+		l.items = l.items[:len(l.items)-1]
+	}
 	t.n--
 	if len(l.items) == 0 {
 		copy(t.leaves[li:], t.leaves[li+1:])

@@ -1221,3 +1221,22 @@ func TestStreamGroupsReplication(t *testing.T) {
 		t.Fatalf("promoted replica read %v %v, want the third entry", res, err)
 	}
 }
+
+// BenchmarkPELAppendAck is the common PEL pattern: deliveries append
+// ascending IDs, acknowledgements remove the oldest.
+func BenchmarkPELAppendAck(b *testing.B) {
+	var tr pelTree[streamNACK]
+	const window = 10000
+	for i := 0; i < window; i++ {
+		tr.Insert(streamID{uint64(i), 0}, streamNACK{deliveryCount: 1})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tr.Insert(streamID{uint64(window + i), 0}, streamNACK{deliveryCount: 1})
+		if p, ok := tr.Get(streamID{uint64(i + window/2), 0}); ok {
+			p.deliveryCount++
+		}
+		tr.Delete(streamID{uint64(i), 0})
+	}
+}
