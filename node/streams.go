@@ -604,7 +604,9 @@ func xaddCommand(s *Server, c *Client, args [][]byte) {
 	var id streamID
 	switch {
 	case !a.idGiven:
-		id = streamNextID(st.lastID, s.now())
+		// The wall clock, as Redis's mstime(): not the command's cached
+		// time, which a long script or MULTI would hold still.
+		id = streamNextID(st.lastID, time.Now().UnixMilli())
 	case a.seqGiven:
 		id = a.id
 	default:
