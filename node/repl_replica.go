@@ -514,7 +514,7 @@ func (l *replLink) handshake() (full bool, replid string, offset int64, err erro
 	// Without credentials yet, NOAUTH/NOPERM still prove a live primary.
 	if reply[0] == '-' && !strings.HasPrefix(reply, "-NOAUTH") && !strings.HasPrefix(reply, "-NOPERM") &&
 		!strings.HasPrefix(reply, "-ERR operation not permitted") {
-		return false, "", 0, fmt.Errorf("error reply to PING from primary: %s", reply[1:])
+		return false, "", 0, fmt.Errorf("Error reply to PING from master: '%s'", reply[1:])
 	}
 	if l.cfg.pass != "" {
 		args := []string{"AUTH", l.cfg.pass}
@@ -525,25 +525,25 @@ func (l *replLink) handshake() (full bool, replid string, offset int64, err erro
 			return false, "", 0, err
 		}
 		if reply[0] == '-' {
-			return false, "", 0, fmt.Errorf("unable to AUTH to primary: %s", reply[1:])
+			return false, "", 0, fmt.Errorf("Unable to AUTH to MASTER: %s", reply[1:])
 		}
 	}
 	if reply, err = l.command("REPLCONF", "listening-port", strconv.Itoa(l.cfg.announcePort)); err != nil {
 		return false, "", 0, err
 	} else if reply[0] == '-' {
-		l.s.log.Info("(Non critical) Primary does not understand REPLCONF listening-port", "reply", reply)
+		l.s.log.Info("(Non critical) Master does not understand REPLCONF listening-port", "reply", reply)
 	}
 	if l.cfg.announceIP != "" {
 		if reply, err = l.command("REPLCONF", "ip-address", l.cfg.announceIP); err != nil {
 			return false, "", 0, err
 		} else if reply[0] == '-' {
-			l.s.log.Info("(Non critical) Primary does not understand REPLCONF ip-address", "reply", reply)
+			l.s.log.Info("(Non critical) Master does not understand REPLCONF ip-address", "reply", reply)
 		}
 	}
 	if reply, err = l.command("REPLCONF", "capa", "eof", "capa", "psync2"); err != nil {
 		return false, "", 0, err
 	} else if reply[0] == '-' {
-		l.s.log.Info("(Non critical) Primary does not understand REPLCONF capa", "reply", reply)
+		l.s.log.Info("(Non critical) Master does not understand REPLCONF capa", "reply", reply)
 	}
 	id, off := "?", "-1"
 	if l.psyncID != "" {
@@ -579,7 +579,7 @@ func (l *replLink) handshake() (full bool, replid string, offset int64, err erro
 		l.s.log.Info("Master is currently unable to PSYNC but should be in the future", "reply", reply)
 		return false, "", 0, errTemporary
 	}
-	return false, "", 0, fmt.Errorf("unexpected reply to PSYNC from primary: %s", reply)
+	return false, "", 0, fmt.Errorf("Unexpected reply to PSYNC from master: %s", reply)
 }
 
 // continueSync resumes streaming after +CONTINUE: the data and offset
@@ -620,7 +620,7 @@ func (l *replLink) fullSync(replid string, offset int64) error {
 			return fmt.Errorf("read the payload's header: %w", err)
 		}
 		if line[0] == '-' {
-			return fmt.Errorf("primary aborted the sync: %s", line[1:])
+			return fmt.Errorf("MASTER aborted replication with an error: %s", line[1:])
 		}
 		if line[0] == '$' {
 			header = line
