@@ -502,11 +502,12 @@ func (s *Server) newSocketSnapshot(data, functions bool) *bgsave {
 }
 
 // fullSnapshotCommands change keys they do not name (or whole
-// databases): the snapshot completes before they run.
+// databases): the snapshot completes before they run. Scripts are not
+// among them: each command a script runs goes through call, and so
+// through bgPreWrite, like a transaction's.
 var fullSnapshotCommands = map[string]bool{
 	"flushall": true, "flushdb": true, "swapdb": true, "move": true, "copy": true,
-	"eval": true, "evalsha": true, "eval_ro": true, "evalsha_ro": true,
-	"fcall": true, "fcall_ro": true, "debug": true,
+	"debug": true,
 }
 
 // bgPreWrite serializes, before a write command runs, the keys it names

@@ -203,7 +203,7 @@ func TestBgsaveConsistentSnapshot(t *testing.T) {
 				default:
 				}
 				j := (i*7919 + w*104729) % n
-				switch i % 5 {
+				switch i % 6 {
 				case 0:
 					c.Set(ctx, fmt.Sprintf("k%d", j), "changed", 0)
 				case 1:
@@ -214,6 +214,11 @@ func TestBgsaveConsistentSnapshot(t *testing.T) {
 					c.RPush(ctx, fmt.Sprintf("l%d", j-j%10), "more")
 				case 4:
 					c.Append(ctx, fmt.Sprintf("k%d", j), "+")
+				case 5:
+					// A script's writes, one to a key it did not declare,
+					// are met one command at a time like any other.
+					c.Eval(ctx, "redis.call('set', KEYS[1], 'lua'); return redis.call('rpush', ARGV[1], 'lua')",
+						[]string{fmt.Sprintf("k%d", j)}, fmt.Sprintf("l%d", j-j%10))
 				}
 				if i == 20 {
 					once.Do(func() { close(started) })
