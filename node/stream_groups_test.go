@@ -392,7 +392,7 @@ func TestXClaim(t *testing.T) {
 		// JUSTID leaves the count; RETRYCOUNT sets it; IDLE backdates.
 		{a("XCLAIM", "s", "g", "a", "0", "1-0", "JUSTID"), `*[$"1-0"]`},
 		{a("XCLAIM", "s", "g", "a", "0", "2-0", "RETRYCOUNT", "7", "IDLE", "5000", "JUSTID"), `*[$"2-0"]`},
-		{a("XPENDING", "s", "g", "-", "+", "10"), `*[*[$"1-0" $"a" :"0" :"2"] *[$"2-0" $"a" :"5*`},
+		{a("XPENDING", "s", "g", "-", "+", "10"), `*[*[$"1-0" $"a" :"~" :"2"] *[$"2-0" $"a" :"5*`},
 		// Entries never delivered need FORCE; missing entries are skipped.
 		{a("XCLAIM", "s", "g", "c", "0", "4-0", "9-0"), `*[]`},
 		{a("XCLAIM", "s", "g", "c", "0", "4-0", "9-0", "FORCE", "JUSTID", "LASTID", "4-0"), `*[$"4-0"]`},
