@@ -184,7 +184,6 @@ func (sh *shard) dialOnce(proto int, mode connMode, sink *client) (*backendConn,
 		proto: proto,
 		mode:  mode,
 		conn:  conn,
-		io:    newSockIO(conn),
 		sink:  sink,
 		wake:  make(chan struct{}, 1),
 		done:  make(chan struct{}),
@@ -296,7 +295,6 @@ type backendConn struct {
 	proto     int
 	mode      connMode
 	conn      net.Conn
-	io        *sockIO // conn's reads and writes (see sockIO)
 	sink      *client // dedicated and pub/sub connections: the owner
 	backendID int64   // CLIENT ID on the shard, for dedicated connections
 
@@ -371,7 +369,7 @@ func (bc *backendConn) writeLoop() {
 			buf := bc.out
 			bc.out = bc.spare[:0]
 			bc.mu.Unlock()
-			_, err := bc.io.Write(buf)
+			_, err := bc.conn.Write(buf)
 			bc.mu.Lock()
 			bc.spare = keepSmall(buf)
 			if err != nil {
@@ -490,7 +488,7 @@ func (bc *backendConn) readLoop(buf []byte, r, w int) {
 				buf = nb
 			}
 		}
-		n, err := bc.io.Read(buf[w:])
+		n, err := bc.conn.Read(buf[w:])
 		if err != nil {
 			bc.abort("connection lost")
 			return

@@ -27,7 +27,6 @@ import (
 type client struct {
 	p       *Proxy
 	conn    net.Conn
-	io      *sockIO // conn's reads and writes (see sockIO)
 	rd      *resp.RequestReader
 	id      int64
 	addr    string
@@ -149,8 +148,7 @@ func (p *Proxy) serveConn(conn net.Conn) {
 	}
 	c.timer.Stop()
 	c.ip, _, _ = net.SplitHostPort(c.addr)
-	c.io = newSockIO(conn)
-	c.rd = resp.NewRequestReader(c.io, unauthRequestBytes)
+	c.rd = resp.NewRequestReader(conn, unauthRequestBytes)
 	c.rd.SetLimits(unauthRequestBytes, maxBulk, true)
 	p.mu.Lock()
 	p.clients[c] = struct{}{}
@@ -553,7 +551,7 @@ func (c *client) flushOutLocked() {
 		c.out = c.out[:0]
 		return
 	}
-	n, err := c.io.Write(c.out)
+	n, err := c.conn.Write(c.out)
 	c.bytesOut += int64(n)
 	if err != nil {
 		c.outClosed = true
