@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/keyfleet/keyfleet/node/ds/stream"
 	"github.com/keyfleet/keyfleet/node/keyspace"
@@ -354,17 +353,17 @@ func TestXPendingXAck(t *testing.T) {
 		{a("XPENDING", "s", "g"), `*[:"0" $nil $nil *nil]`},
 		{a("XGROUP", "DELCONSUMER", "s", "g", "a"), `:"0"`},
 	})
-	// IDLE filters on the time since the last delivery.
+	// IDLE filters on the time since the last delivery (backdated here
+	// with XCLAIM IDLE rather than waited for).
 	rc.do(t, "XGROUP", "SETID", "s", "g", "0")
-	rc.do(t, "XREADGROUP", "GROUP", "g", "a", "COUNT", "1", "STREAMS", "s", ">")
-	time.Sleep(30 * time.Millisecond) // idle time is wall-clock time: nothing to await
-	rc.do(t, "XREADGROUP", "GROUP", "g", "a", "COUNT", "1", "STREAMS", "s", ">")
+	rc.do(t, "XREADGROUP", "GROUP", "g", "a", "COUNT", "2", "STREAMS", "s", ">")
+	rc.do(t, "XCLAIM", "s", "g", "a", "0", "1-0", "IDLE", "60000", "JUSTID")
 	cgRun(t, rc, []cgStep{
-		{a("XPENDING", "s", "g", "IDLE", "25", "-", "+", "10"), `*[*[$"1-0" $"a" :*`},
+		{a("XPENDING", "s", "g", "IDLE", "50000", "-", "+", "10"), `*[*[$"1-0" $"a" :"~" :"1"]]`},
 		{a("XGROUP", "DELCONSUMER", "s", "g", "a"), `:"2"`},
 		{a("XPENDING", "s", "g"), `*[:"0" $nil $nil *nil]`},
 	})
-	if got := fmtResp(rc.do(t, "XPENDING", "s", "g", "IDLE", "25", "-", "+", "10")); got != `*[]` {
+	if got := fmtResp(rc.do(t, "XPENDING", "s", "g", "IDLE", "1", "-", "+", "10")); got != `*[]` {
 		t.Fatalf("after DELCONSUMER: %s", got)
 	}
 }
