@@ -885,6 +885,9 @@ func (s *Server) replSocketLoop(rs *replSync, mark string) {
 			}
 		}
 		s.mu.Unlock()
+		if len(targets) == 0 && !done {
+			s.log.Warn("Diskless rdb transfer, last replica dropped, killing fork child.")
+		}
 		if err != nil || len(targets) == 0 && !done {
 			if err != nil {
 				s.log.Warn("Diskless sync failed", "err", err)
@@ -917,7 +920,9 @@ func (s *Server) replSocketLoop(rs *replSync, mark string) {
 			s.replicaPutOnline(rep, false)
 		}
 	}
-	s.log.Info("Diskless sync transfer completed", "replicas", len(rs.replicas))
+	if n := len(rs.replicas); n > 0 {
+		s.log.Info(fmt.Sprintf("Diskless rdb transfer, done reading from pipe, %d replicas still up.", n))
+	}
 	s.replStartPendingSync(false)
 	s.mu.Unlock()
 	close(bg.finished)
@@ -1117,13 +1122,19 @@ func (s *Server) replCron(now time.Time) {
 			// Keeps the replica from timing out while the RDB is made.
 			rep.c.pushAsync([]byte("\n"))
 		case rep.state == replOnline && !rep.preSync && now.Sub(rep.ackTime) > timeout:
-			s.log.Warn("Disconnecting timedout replica (streaming sync)", "replica", s.replicaName(rep))
+			// Without its first ACK a diskless replica is still loading
+			// the RDB: still the full sync, for the log.
+			phase := "streaming sync"
+			if rep.startOnAck {
+				phase = "full sync"
+			}
+			s.log.Warn(fmt.Sprintf("Disconnecting timedout replica (%s): %s", phase, s.replicaName(rep)))
 			s.killClient(rep.c)
 		case (rep.state == replSendBulk || rep.state == replWaitBgsaveEnd && rep.sync != nil && rep.sync.socket) &&
 			now.UnixMilli()-rep.progress.Load() > timeout.Milliseconds():
 			// It stopped reading its RDB: the transfer would wait for
 			// it forever, and the snapshot with it.
-			s.log.Warn("Disconnecting timedout replica (full sync)", "replica", s.replicaName(rep))
+			s.log.Warn("Disconnecting timedout replica (full sync): " + s.replicaName(rep))
 			s.killClient(rep.c)
 		}
 	}
@@ -1233,6 +1244,7 @@ func (s *Server) infoReplicationFields(w *infoWriter) {
 // meanwhile (the lock is released while waiting).
 func (s *Server) replBeforeShutdown(now, force bool) error {
 	r := s.repl()
+	defer s.replLogShutdownSync()
 	if now || s.cfg.ShutdownTimeout <= 0 || s.isReplica() {
 		return nil
 	}
@@ -1263,10 +1275,31 @@ func (s *Server) replBeforeShutdown(now, force bool) error {
 		}
 		s.mu.Lock()
 		if timedOut {
-			s.log.Warn("Lagging replica(s) at shutdown: shutting down anyway")
 			return nil
 		}
 	}
-	s.log.Info("Replicas caught up, shutting down")
 	return nil
+}
+
+// replLogShutdownSync logs, as Redis's finishShutdown, which replicas had
+// acknowledged the whole stream.
+func (s *Server) replLogShutdownSync() {
+	r := s.repl()
+	if len(r.replicas) == 0 {
+		return
+	}
+	lagging := 0
+	for _, rep := range r.replicas {
+		if rep.ackOff == r.offset {
+			continue
+		}
+		lagging++
+		lag := int64(0)
+		if rep.state == replOnline {
+			lag = int64(time.Since(rep.ackTime) / time.Second)
+		}
+		s.log.Warn(fmt.Sprintf("Lagging replica %s reported offset %d behind master, lag=%d, state=%s.",
+			s.replicaName(rep), r.offset-rep.ackOff, lag, replStateNames[max(rep.state, 0)]))
+	}
+	s.log.Info(fmt.Sprintf("%d of %d replicas are in sync when shutting down.", len(r.replicas)-lagging, len(r.replicas)))
 }
