@@ -684,9 +684,17 @@ func xreadgroupCommand(s *Server, c *Client, args [][]byte) {
 	}
 	group, consumer, count, noack := a.group, a.consumer, a.count, a.noack
 	keys := a.keys
-	ids := make([]streamID, len(keys))
-	streams := make([]*streamObj, len(keys))
-	groups := make([]*streamCG, len(keys))
+	// One read per key: the common single-key call stays on the stack.
+	type readgroupKey struct {
+		so *streamObj
+		cg *streamCG
+		id streamID
+	}
+	var one [1]readgroupKey
+	reads := one[:0]
+	if len(keys) > 1 {
+		reads = make([]readgroupKey, 0, len(keys))
+	}
 	for i, key := range keys {
 		so, ok := s.streamLookupRead(c, key)
 		if !ok {
@@ -700,26 +708,26 @@ func xreadgroupCommand(s *Server, c *Client, args [][]byte) {
 			c.Error("NOGROUP No such key '" + string(key) + "' or consumer group '" + string(group) + "' in XREADGROUP with GROUP option")
 			return
 		}
-		streams[i], groups[i] = so, cg
+		rk := readgroupKey{so: so, cg: cg, id: maxStreamID}
 		arg := a.idArgs[i]
 		switch string(arg) {
 		case "$":
 			c.Error("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.")
 			return
 		case ">":
-			ids[i] = maxStreamID
 		default:
-			if ids[i], ok = parseStreamIDOrReply(c, arg, 0, true); !ok {
+			if rk.id, ok = parseStreamIDOrReply(c, arg, 0, true); !ok {
 				return
 			}
 		}
+		reads = append(reads, rk)
 	}
 
 	served := 0
 	var top deferred
 	for i, key := range keys {
-		so, cg := streams[i], groups[i]
-		gt := ids[i]
+		so, cg := reads[i].so, reads[i].cg
+		gt := reads[i].id
 		history := gt != maxStreamID
 		if !history {
 			if top, ok := so.lastValidID(); !ok || top.cmp(cg.lastID) <= 0 {
