@@ -152,6 +152,7 @@ func init() {
 		r := s.repl()
 		r.infoReplica = func(w *infoWriter) { s.infoReplicaFields(w) }
 		r.roleReplica = func(c *Client) { s.roleReplica(c) }
+		r.psyncFailover = s.acceptFailoverPSYNC
 		s.hooks.clientGone = append(s.hooks.clientGone, func(c *Client) {
 			if c == st.master && c != nil {
 				// CLIENT KILL TYPE master, or the link failing: closing
@@ -180,6 +181,10 @@ func (s *Server) applyingPrimaryStream() bool {
 func replicaofCommand(s *Server, c *Client, args [][]byte) {
 	if s.managedRoleLocked() {
 		c.Error("ERR REPLICAOF is not allowed on a managed shard: its role is set by the control plane")
+		return
+	}
+	if s.failingOver() {
+		c.Error("ERR REPLICAOF not allowed while failing over.")
 		return
 	}
 	if strings.EqualFold(string(args[1]), "no") && strings.EqualFold(string(args[2]), "one") {
@@ -321,6 +326,8 @@ func (s *Server) replicaCron(now time.Time) {
 	if st.psyncOK {
 		l.psyncID, l.psyncOff = s.repl().replid, st.reploff+1
 	}
+	// A primary handing over to this target asks it to lead (FAILOVER).
+	l.failover = s.repl().failoverState == failoverInProgress
 	s.log.Info(fmt.Sprintf("Connecting to MASTER %s", l.addr))
 	go l.run(ctx)
 }
@@ -364,6 +371,11 @@ type replLink struct {
 	cfg      linkSettings
 	psyncID  string
 	psyncOff int64
+	// failover: PSYNC carries FAILOVER (this server hands over to the
+	// target); psyncSent once it was written, so the handover's outcome
+	// is decided by its reply.
+	failover  bool
+	psyncSent bool
 
 	conn net.Conn
 	br   *bufio.Reader
@@ -447,6 +459,16 @@ func (l *replLink) session(ctx context.Context) error {
 		return nil
 	}
 	full, replid, offset, err := l.handshake()
+	if l.failover && l.psyncSent {
+		ok := l.locked()
+		if ok {
+			ok = l.s.failoverPSYNCDone(err)
+		}
+		l.s.mu.Unlock()
+		if !ok {
+			return nil
+		}
+	}
 	if isTimeout(err) {
 		return fmt.Errorf("Timeout connecting to the MASTER...: %w", err)
 	}
@@ -552,7 +574,12 @@ func (l *replLink) handshake() (full bool, replid string, offset int64, err erro
 	} else {
 		l.s.log.Info("Partial resynchronization not possible (no cached master)")
 	}
-	if reply, err = l.command("PSYNC", id, off); err != nil {
+	psync := []string{"PSYNC", id, off}
+	if l.failover {
+		psync = append(psync, "FAILOVER")
+	}
+	l.psyncSent = true
+	if reply, err = l.command(psync...); err != nil {
 		return false, "", 0, err
 	}
 	switch {
@@ -1102,7 +1129,9 @@ func readCRLFLine(br *bufio.Reader, raw *[]byte) ([]byte, error) {
 // (-MASTERDOWN). Scripts are checked with their declared flags by
 // scriptFlagsInterceptor instead.
 func replicaInterceptor(s *Server, c *Client, cmd *command, args [][]byte) bool {
-	if s.cfg.ReplicaOf.Host == "" || c.flags&(flagPrimary|flagLuaClient) != 0 {
+	// The primary and the AOF being loaded are obeyed (Redis's
+	// mustObeyClient).
+	if s.cfg.ReplicaOf.Host == "" || c.flags&(flagPrimary|flagLuaClient) != 0 || s.persist().loading {
 		return false
 	}
 	switch cmd.Name {

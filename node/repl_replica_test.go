@@ -459,3 +459,38 @@ func startLoaded(t *testing.T, mod func(*Config)) *redis.Client {
 	})
 	return rc
 }
+
+// A read-only replica replays its own AOF whole: the loader is obeyed as
+// the primary is (Redis's mustObeyClient), scripts' writes included.
+func TestReadOnlyReplicaLoadsItsAOF(t *testing.T) {
+	ctx := context.Background()
+	_, rc := testServer(t, func(c *Config) { c.EnableDebugCommand = "yes" })
+	if err := rc.ConfigSet(ctx, "appendonly", "yes").Err(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the AOF's first rewrite", 10*time.Second, func() bool {
+		info := rc.Info(ctx, "persistence").Val()
+		return strings.Contains(info, "aof_rewrite_in_progress:0") && strings.Contains(info, "aof_rewrite_scheduled:0")
+	})
+	lib := "#!lua name=aoflib\nredis.register_function('f', function() return 'hello' end)"
+	if err := rc.Do(ctx, "function", "load", lib).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rc.Set(ctx, "k", "v", 0)
+	rc.Eval(ctx, "return redis.call('set', 'from-script', '1')", nil)
+	if err := rc.Do(ctx, "replicaof", "127.0.0.1", freePort(t)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.Do(ctx, "debug", "loadaof").Err(); err != nil {
+		t.Fatalf("DEBUG LOADAOF on a read-only replica: %v", err)
+	}
+	if v, err := rc.Get(ctx, "k").Result(); err != nil || v != "v" {
+		t.Errorf("GET k after the replay = %q, %v", v, err)
+	}
+	if v, err := rc.Get(ctx, "from-script").Result(); err != nil || v != "1" {
+		t.Errorf("GET from-script after the replay = %q, %v", v, err)
+	}
+	if libs := fmt.Sprint(rc.Do(ctx, "function", "list").Val()); !strings.Contains(libs, "aoflib") {
+		t.Errorf("FUNCTION LIST after the replay = %s", libs)
+	}
+}

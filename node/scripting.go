@@ -418,7 +418,7 @@ func (s *Server) newScriptClient() *Client {
 func (s *Server) prepareScriptRun(c *Client, fake *Client, name string, flags scriptFlags, ro, eval bool, argv [][]byte) (*scriptRun, bool) {
 	st := s.scripting()
 	stale := s.runningStale()
-	obey := c.flags&flagPrimary != 0
+	obey := c.flags&flagPrimary != 0 || s.persist().loading
 	oom := s.overMaxmemory()
 	if flags&scriptEvalCompat == 0 {
 		if stale && flags&scriptAllowStale == 0 {
@@ -769,7 +769,9 @@ func scriptFlagsInterceptor(s *Server, c *Client, cmd *command, args [][]byte) b
 	default:
 		return false
 	}
-	if c.flags&flagPrimary != 0 {
+	// The primary and the AOF being loaded are obeyed (Redis's
+	// mustObeyClient).
+	if c.flags&flagPrimary != 0 || s.persist().loading {
 		return false
 	}
 	write := flags&commands.Write != 0
