@@ -168,7 +168,12 @@ func (s *Server) diskError() string {
 // persistence is failing. The primary's commands are applied regardless:
 // a replica's data is its primary's.
 func diskErrorInterceptor(s *Server, c *Client, cmd *command, args [][]byte) bool {
-	if st := s.persist(); c.flags&flagPrimary != 0 || st.lastBgsaveOK && !st.aof.on {
+	// The common configurations decide from the config alone, without
+	// looking the persistence state up.
+	if c.flags&flagPrimary != 0 || !s.cfg.AppendOnly && (len(s.cfg.Save) == 0 || !s.cfg.StopWritesOnBgsaveError) {
+		return false
+	}
+	if st := s.persist(); st.lastBgsaveOK && !st.aof.on {
 		return false
 	}
 	msg := s.diskError()
