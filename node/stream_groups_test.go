@@ -1239,3 +1239,32 @@ func BenchmarkPELAppendAck(b *testing.B) {
 		tr.Delete(streamID{uint64(i), 0})
 	}
 }
+
+// TestXReadGroupClientUnblock: CLIENT UNBLOCK ends a blocked XREADGROUP
+// as a timeout (null) or with the UNBLOCKED error, and the group is left
+// as it was.
+func TestXReadGroupClientUnblock(t *testing.T) {
+	s, _ := testServer(t, nil)
+	rc := dialNode(t, s)
+	rc.do(t, "XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+	for _, tc := range []struct{ how, want string }{
+		{"TIMEOUT", `*nil`},
+		{"ERROR", `-"UNBLOCKED client unblocked via CLIENT UNBLOCK"`},
+	} {
+		b := dialNode(t, s)
+		id := b.do(t, "CLIENT", "ID").str
+		b.send(t, "XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">")
+		waitBlocked(t, s, 1)
+		if got := fmtResp(rc.do(t, "CLIENT", "UNBLOCK", id, tc.how)); got != `:"1"` {
+			t.Fatalf("CLIENT UNBLOCK %s: %s", tc.how, got)
+		}
+		if got := b.next(t); got != tc.want {
+			t.Fatalf("%s: got %s, want %s", tc.how, got, tc.want)
+		}
+		waitBlocked(t, s, 0)
+	}
+	rc.do(t, "XADD", "s", "1-0", "f", "v")
+	if got := fmtResp(rc.do(t, "XINFO", "GROUPS", "s")); got != `*[*[$"name" $"g" $"consumers" :"0" $"pending" :"0" $"last-delivered-id" $"0-0" $"entries-read" $nil $"lag" :"1"]]` {
+		t.Fatalf("group after the unblocks: %s", got)
+	}
+}
