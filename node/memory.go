@@ -32,6 +32,18 @@ func init() {
 		s.ext[memExt] = st
 		s.ext["usedMemory"] = func() int64 { return s.accountedMemory() }
 		s.hooks.cron = append(s.hooks.cron, s.memoryCron)
+		// A small database is measured exactly, so a write to it (SETBIT
+		// growing a string in place included) can be seen by the next
+		// command's eviction check rather than at the next cron sample.
+		prevModified := s.hooks.keyModified
+		s.hooks.keyModified = func(db *DB, key []byte) {
+			if prevModified != nil {
+				prevModified(db, key)
+			}
+			if db.id < len(st.n) && db.ks.Len() <= exactBelow {
+				st.n[db.id] = 0
+			}
+		}
 		// INFO took its startup figure before this accounting existed.
 		if ist, ok := s.ext[infoExt].(*infoState); ok {
 			ist.startUsed = baseMemory

@@ -387,3 +387,46 @@ func TestTrackingReplyOff(t *testing.T) {
 		t.Fatal("tracking turned off")
 	}
 }
+
+// TestTrackingEvictionBeforeReply: a string grown in place (SETBIT) puts
+// memory over maxmemory at once, so the next command, even a read, first
+// evicts a volatile key, and its invalidation comes before that command's
+// reply (Redis's tracking.tcl "eviction keys should be before response").
+func TestTrackingEvictionBeforeReply(t *testing.T) {
+	s, _ := testServer(t, nil)
+	tr := trackingClient(t, s)
+	used := rawInfoField(t, tr, "used_memory")
+	tr.do(t, "CONFIG", "SET", "maxmemory", fmt.Sprint(used+100*1024))
+	tr.do(t, "CONFIG", "SET", "maxmemory-policy", "volatile-random")
+	runTx(t, tr, []txStep{
+		st(`+"OK"`, "SETEX", "volatile-key", "10000", "x"),
+		st(`$"x"`, "GET", "volatile-key"),
+		st(`:"0"`, "SETBIT", "big-key", "1600000", "0"),
+	})
+	tr.send(t, "GETBIT", "big-key", "0")
+	for _, want := range []string{`>[$"invalidate" *[$"volatile-key"]]`, `:"0"`} {
+		if got := tr.next(t); got != want {
+			t.Fatalf("got %s, want %s", got, want)
+		}
+	}
+	if got := fmtResp(tr.do(t, "EXISTS", "volatile-key")); got != `:"0"` {
+		t.Fatalf("volatile-key not evicted: EXISTS = %s", got)
+	}
+}
+
+// rawInfoField reads an integer field of INFO over rc.
+func rawInfoField(t *testing.T, rc *rawConn, field string) int64 {
+	t.Helper()
+	info := rc.do(t, "INFO", "memory").str
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			var n int64
+			if _, err := fmt.Sscan(v, &n); err != nil {
+				t.Fatalf("INFO %s: %q: %v", field, v, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("INFO has no %s", field)
+	return 0
+}
