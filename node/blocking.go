@@ -87,6 +87,11 @@ func init() {
 			}
 			if withError {
 				c.Error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+				// A failed call of the command it was blocked in, as
+				// Redis's updateStatsOnUnblock counts it.
+				if cmd := lookupCommand([]byte(c.lastCmd)); cmd != nil {
+					s.cmdStatFor(cmd).failed++
+				}
 			} else {
 				bc.timeout()
 			}

@@ -300,3 +300,38 @@ func TestInfoBlockedClients(t *testing.T) {
 	rc.RPush(ctx, "nokey1", "x")
 	rc.RPush(ctx, "nokey2", "x")
 }
+
+// TestInfoUnblockedWithErrorFails: a blocked command ended by CLIENT
+// UNBLOCK ERROR counts as one call that failed (Redis's
+// updateStatsOnUnblock; info.tcl "errorstats: blocking commands").
+func TestInfoUnblockedWithErrorFails(t *testing.T) {
+	s, rc := testServer(t, nil)
+	ctx := context.Background()
+	b := dialNode(t, s)
+	id := b.do(t, "CLIENT", "ID").str
+	b.send(t, "BLPOP", "list1", "0")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, _ := rc.Info(ctx, "clients").Result()
+		if infoField(t, info, "blocked_clients") == "1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("BLPOP never blocked:\n%s", info)
+		}
+		runtime.Gosched()
+	}
+	if n, err := rc.Do(ctx, "CLIENT", "UNBLOCK", id, "ERROR").Int(); err != nil || n != 1 {
+		t.Fatalf("CLIENT UNBLOCK: %d %v", n, err)
+	}
+	if got := b.next(t); !strings.HasPrefix(got, `-"UNBLOCKED`) {
+		t.Fatalf("BLPOP replied %s, want -UNBLOCKED", got)
+	}
+	info, _ := rc.Info(ctx, "commandstats", "errorstats").Result()
+	if v := infoField(t, info, "cmdstat_blpop"); !strings.HasPrefix(v, "calls=1,") || !strings.HasSuffix(v, ",rejected_calls=0,failed_calls=1") {
+		t.Errorf("cmdstat_blpop:%s", v)
+	}
+	if v := infoField(t, info, "errorstat_UNBLOCKED"); v != "count=1" {
+		t.Errorf("errorstat_UNBLOCKED:%s", v)
+	}
+}
