@@ -649,16 +649,25 @@ func (d *DB) Prefetch(keys [][]byte) {
 	for i, k := range keys {
 		idx[i] = t.buckets[d.hashOf(k)&t.mask] - 1
 	}
-	var kps [PrefetchMax]*byte
+	// The name, and a string value that lives apart from it (a big one,
+	// or one that INCR or APPEND reallocated): a GET or INCR reads both.
+	var kps, vps [PrefetchMax]*byte
 	for i := range keys {
 		if idx[i] != nilIdx {
-			kps[i] = d.at(idx[i]).kp
+			e := d.at(idx[i])
+			kps[i] = e.kp
+			if len(e.obj.Str) > 0 {
+				vps[i] = unsafe.SliceData(e.obj.Str)
+			}
 		}
 	}
 	var sink byte
-	for _, p := range kps[:len(keys)] {
+	for i, p := range kps[:len(keys)] {
 		if p != nil {
 			sink += *p
+		}
+		if v := vps[i]; v != nil {
+			sink += *v
 		}
 	}
 	d.prefetchSink = sink
