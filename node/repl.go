@@ -1110,7 +1110,7 @@ func (s *Server) replCron(now time.Time) {
 	}
 	r.lastCron = now
 	period := time.Duration(max(s.cfg.ReplPingReplicaPeriod, 1)) * time.Second
-	if len(r.replicas) > 0 && s.replFeeding() && now.Sub(r.lastPing) >= period {
+	if len(r.replicas) > 0 && s.replFeeding() && now.Sub(r.lastPing) >= period && !s.failoverHoldsPings() {
 		r.lastPing = now
 		// In the stream's current database: a PING needs no SELECT.
 		s.replFeed(-1, [][]byte{argPING})
