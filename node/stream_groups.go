@@ -419,26 +419,7 @@ const (
 	errXGroupNoKey    = "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically."
 )
 
-// groupStream looks key up for a group command: the stream (nil if the
-// key is missing) and false after replying WRONGTYPE.
-func (s *Server) groupStream(c *Client, key []byte, write bool) (*streamObj, bool) {
-	var o *keyspace.Object
-	if write {
-		o = s.lookupWrite(c.db, key)
-	} else {
-		o = s.lookupRead(c.db, key)
-	}
-	if o == nil {
-		return nil, true
-	}
-	if o.Type != keyspace.TypeStream {
-		c.Error(errWrongType)
-		return nil, false
-	}
-	return o.Val.(*streamObj), true
-}
-
-// groups returns so's groups, creating the empty set.
+// groupSet returns so's groups, creating the empty set.
 func (so *streamObj) groupSet() *streamGroups {
 	if so.groups == nil {
 		so.groups = &streamGroups{}
@@ -446,7 +427,7 @@ func (so *streamObj) groupSet() *streamGroups {
 	return so.groups
 }
 
-// parseEntriesRead parses the trailing options of XGROUP CREATE (MKSTREAM,
+// parseXGroupOptions parses the trailing options of XGROUP CREATE (MKSTREAM,
 // ENTRIESREAD) and SETID (ENTRIESREAD) as Redis's xgroupCommand.
 func parseXGroupOptions(c *Client, args [][]byte, create bool) (mkstream bool, entriesRead int64, ok bool) {
 	entriesRead = entriesReadInvalid
