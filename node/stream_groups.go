@@ -785,6 +785,17 @@ func (s *Server) serveBlockedReadgroup(c *Client, key, group, consumer []byte, c
 		return false
 	}
 	start, _ := cg.lastID.incr()
+	// Serving a blocked client is an execution unit of its own, as in
+	// Redis (afterCommand after each served client): what it propagates
+	// goes out together, in MULTI/EXEC when it is more than one command.
+	ms := s.multiState()
+	ms.depth++
+	defer func() {
+		ms.depth--
+		if ms.depth == 0 && len(ms.ops) > 0 {
+			s.flushPropagation(nil)
+		}
+	}()
 	sc, created := s.lookupOrCreateConsumer(c.db, key, cg, consumer)
 	if created && noack {
 		s.propagate(c.db.id, [][]byte{argXGROUP, argCREATECONSUMER, key, group, consumer})

@@ -677,6 +677,21 @@ func TestStreamGroupPropagation(t *testing.T) {
 	take()
 	check("xautoclaim deleted", a("XAUTOCLAIM", "s", "g", "e", "0", "0"),
 		"XCLAIM s g d 0 2-0 TIME T RETRYCOUNT 2 FORCE JUSTID LASTID 5-0")
+	// A blocked reader served by a transaction's XADDs: its XCLAIMs go
+	// out as their own unit after the transaction, as in Redis.
+	b := dialNode(t, s)
+	b.send(t, "XREADGROUP", "GROUP", "g", "blk", "BLOCK", "0", "STREAMS", "s", ">")
+	waitBlocked(t, s, 1)
+	rc.do(t, "MULTI")
+	rc.do(t, "XADD", "s", "6-0", "f", "v")
+	rc.do(t, "XADD", "s", "7-0", "f", "v")
+	check("served blocked reader", a("EXEC"),
+		"MULTI", "XADD s 6-0 f v", "XADD s 7-0 f v", "EXEC",
+		"MULTI",
+		"XCLAIM s g blk 0 6-0 TIME T RETRYCOUNT 1 FORCE JUSTID LASTID 6-0",
+		"XCLAIM s g blk 0 7-0 TIME T RETRYCOUNT 1 FORCE JUSTID LASTID 7-0",
+		"EXEC")
+	b.next(t)
 	check("setid", a("XGROUP", "SETID", "s", "g", "$"), "XGROUP SETID s g $")
 	check("delconsumer", a("XGROUP", "DELCONSUMER", "s", "g", "d"), "XGROUP DELCONSUMER s g d")
 	check("destroy", a("XGROUP", "DESTROY", "s", "g"), "XGROUP DESTROY s g")
