@@ -37,9 +37,6 @@ type adminState struct {
 	// beforeShutdown lets replication let replicas catch up (SHUTDOWN
 	// without NOW waits up to shutdown-timeout); an error aborts.
 	beforeShutdown func(now, force bool) error
-	// replicaAcks counts the replicas that acknowledged c's writes
-	// (replication); nil: there are no replicas.
-	replicaAcks func(c *Client) int
 	// lastSave is the unix time of the last successful save.
 	lastSave int64
 	// waitCh is closed (and replaced) when acknowledgements arrive, to

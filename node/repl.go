@@ -175,7 +175,6 @@ func init() {
 		s.hooks.cron = append(s.hooks.cron, s.replCron)
 		afterCommandHooks = append(afterCommandHooks, replAfterCommand)
 		st := s.adminState()
-		st.replicaAcks = s.replAcksFor
 		st.beforeShutdown = s.replBeforeShutdown
 		// DEBUG REPLICATE: to the replicas only, in the stream's
 		// current database.
@@ -1160,11 +1159,6 @@ var argPING = []byte("PING")
 // stream up to the end of its last command (Redis's c->woff).
 func replAfterCommand(s *Server, c *Client, cmd *command) {
 	c.woff = s.repl().offset
-}
-
-// replAcksFor counts the replicas that acknowledged c's writes.
-func (s *Server) replAcksFor(c *Client) int {
-	return s.replCountAcks(c.woff)
 }
 
 // replCountAcks counts the online replicas that acknowledged offset.
