@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyfleet/keyfleet/node/ds/quicklist"
 	"github.com/keyfleet/keyfleet/node/keyspace"
 	"github.com/redis/go-redis/v9"
 )
@@ -98,7 +99,11 @@ func putObject(s *Server, db int, key string, obj keyspace.Object) {
 }
 
 func listObject() keyspace.Object {
-	return keyspace.Object{Type: keyspace.TypeList, Enc: keyspace.EncQuicklist, Val: []string{"waffle"}}
+	// A real quicklist: the memory accounting's cron measures every key of
+	// a small database, and panicked on a stand-in value.
+	ql := quicklist.New(-2, 0)
+	ql.PushTail([]byte("waffle"))
+	return keyspace.Object{Type: keyspace.TypeList, Enc: keyspace.EncQuicklist, Val: ql}
 }
 
 // recorder captures what commands propagate and notify.
