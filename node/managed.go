@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keyfleet/keyfleet/internal/commands"
 )
 
 // This file is the engine's surface for managed mode (node/host): the host
@@ -143,6 +145,14 @@ type ManagedStatus struct {
 	Keys             int64 // in all logical databases, expired-but-not-reclaimed included, as DBSIZE
 	TotalCommands    int64
 	ConnectedClients int
+	// On a replica: whether it streams from its primary (INFO's
+	// master_link_status:up) and whether a full sync is under way
+	// (master_sync_in_progress). A replica whose link is down may hold
+	// any old offset: it is no candidate for promotion.
+	MasterLinkUp   bool
+	SyncInProgress bool
+	// On a primary: its write lease ran out, so it refuses writes.
+	LeaseExpired bool
 }
 
 // Status takes a snapshot of the shard's state under its lock.
@@ -161,9 +171,71 @@ func (s *Server) Status() ManagedStatus {
 	}
 	if s.isReplica() {
 		st.Role = "replica"
+		st.MasterLinkUp = s.replLinkUp()
+		st.SyncInProgress = s.replica().state == replTransfer
+	} else {
+		st.LeaseExpired = s.leaseExpired()
 	}
 	for _, db := range s.dbs {
 		st.Keys += int64(db.ks.Len())
 	}
 	return st
+}
+
+// ---- Write lease (self-fencing) -----------------------------------------
+
+// A managed primary cut off from the control plane may already have been
+// replaced: a replica promoted elsewhere takes the writes, and any write
+// the old primary still accepted would be lost when it rejoins as a
+// replica. So the host renews a write lease each time a heartbeat
+// succeeds, and once the lease runs out the primary refuses writes
+// (-READONLY, which the proxy retries on the shard's current primary)
+// until the next renewal. Reads go on. The lease must end well before the
+// control plane declares the node down, so that no two primaries of a
+// shard accept writes at once.
+
+const errLeaseExpired = "READONLY You can't write against a primary whose write lease expired (no contact with the control plane)."
+
+// writeLease is the lease's state; until is zero when none was ever
+// granted (unmanaged servers, or a host with leases turned off).
+type writeLease struct {
+	until time.Time
+}
+
+func init() {
+	serverInits = append(serverInits, func(s *Server) { s.ext["writelease"] = &writeLease{} })
+	interceptors = append(interceptors, leaseInterceptor)
+}
+
+func (s *Server) writeLease() *writeLease { return s.ext["writelease"].(*writeLease) }
+
+// RenewWriteLease lets the shard accept writes until the given time; the
+// zero time turns the lease off (writes are never refused for it).
+func (s *Server) RenewWriteLease(until time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.writeLease()
+	if !until.IsZero() && !l.until.IsZero() && time.Now().After(l.until) {
+		s.log.Info("write lease renewed after it expired: accepting writes again")
+	}
+	l.until = until
+}
+
+// leaseExpired reports whether a granted lease ran out.
+func (s *Server) leaseExpired() bool {
+	l := s.writeLease()
+	return !l.until.IsZero() && !time.Now().Before(l.until)
+}
+
+// leaseInterceptor refuses client writes on a primary whose lease ran
+// out. The replication stream and the AOF being loaded are obeyed.
+func leaseInterceptor(s *Server, c *Client, cmd *command, args [][]byte) bool {
+	if c.flags&(flagPrimary|flagLuaClient) != 0 || s.isReplica() || !s.leaseExpired() || s.persist().loading {
+		return false
+	}
+	if s.commandFlags(c, cmd, args)&commands.Write == 0 {
+		return false
+	}
+	s.rejectCommand(c, cmd, errLeaseExpired)
+	return true
 }

@@ -630,6 +630,9 @@ func (r *scriptRun) verifyWrite(cmd *command) string {
 	if s.readOnlyReplica() && r.caller.flags&flagPrimary == 0 {
 		return "-" + errReadOnly
 	}
+	if r.caller.flags&flagPrimary == 0 && !s.isReplica() && s.leaseExpired() {
+		return "-" + errLeaseExpired // managed.go: self-fencing
+	}
 	if msg := s.diskError(); msg != "" {
 		return "-" + msg
 	}
