@@ -543,7 +543,7 @@ func (s *Server) tryPartialResync(c *Client, rep *replica, replid string, off in
 		}
 		return false
 	}
-	if r.backlog == nil || off < r.backlog.offset || off > r.backlog.end() {
+	if r.backlog == nil || !r.backlog.covers(off) {
 		s.log.Info("Unable to partial resync for lack of backlog", "replica", s.replicaName(rep), "asked", off)
 		return false
 	}

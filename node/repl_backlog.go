@@ -55,9 +55,11 @@ func (b *backlog) end() int64 { return b.offset + b.histlen }
 
 // covers reports whether the stream from offset off (the next byte a
 // replica wants) can be served from the backlog, as Redis's
-// masterTryPartialResynchronization checks it.
+// masterTryPartialResynchronization checks it. An empty history still
+// covers its end: a replica already at our offset continues with nothing
+// to send, as Redis accepts it.
 func (b *backlog) covers(off int64) bool {
-	return b.histlen > 0 && off >= b.offset && off <= b.end()
+	return off >= b.offset && off <= b.end()
 }
 
 // from returns a copy of the history from offset off to the end.

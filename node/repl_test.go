@@ -58,6 +58,14 @@ func TestBacklogRing(t *testing.T) {
 			if b.from(b.offset-1) != nil && b.offset > 1 {
 				t.Fatalf("from before the first byte must fail")
 			}
+			// PSYNC is accepted from the first byte held through the end,
+			// even with no history at all, and refused outside.
+			if !b.covers(b.offset) || !b.covers(b.end()) {
+				t.Fatalf("covers(%d..%d) must hold", b.offset, b.end())
+			}
+			if b.covers(b.end()+1) || b.covers(b.offset-1) {
+				t.Fatalf("covers outside [%d, %d] must fail", b.offset, b.end())
+			}
 			if tc.resize != 0 {
 				b.resize(tc.resize)
 				if got := string(b.from(b.offset)); got != tc.afterSize || b.offset != tc.afterFirst {
