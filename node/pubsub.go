@@ -2,8 +2,11 @@ package node
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
+	"syscall"
 	"time"
+	"unsafe"
 )
 
 // Pub/Sub (Redis's pubsub.c): channels, patterns and shard channels.
@@ -31,7 +34,7 @@ func init() {
 		"pubsub|numpat":        pubsubNumpatCommand,
 		"pubsub|help":          pubsubHelpCommand,
 	})
-	interceptors = append(interceptors, pubsubContextInterceptor)
+	interceptors = append(interceptors, pubsubContextInterceptor, publishYieldInterceptor)
 	serverInits = append(serverInits, func(s *Server) {
 		st := &pubsubState{
 			channels:    make(map[string]map[*Client]struct{}),
@@ -534,3 +537,102 @@ var pubsubHelp = []string{
 }
 
 func pubsubHelpCommand(s *Server, c *Client, args [][]byte) { replyHelp(c, args[0], pubsubHelp) }
+
+// publishYieldInterceptor lets a subscriber's request that arrived with a
+// client's PUBLISH run first. Why: Redis serves connections in the order
+// their requests arrived (one event loop); Go's poller hands out
+// goroutines woken together last-in first-out, so an UNSUBSCRIBE sent
+// just before another connection's PUBLISH ran after it most of the time
+// and the message still reached the subscriber that had left (pubsub.tcl
+// "PUBLISH/SUBSCRIBE after UNSUBSCRIBE without arguments"). Only when a
+// receiver ran a command lately (subscribers mostly only read) does the
+// PUBLISH yield the lock, and again while such a receiver has a request
+// on its way, for at most publishYieldMax. Nothing of PUBLISH has run
+// yet: releasing the lock is as if it had arrived later. The primary's
+// stream and commands inside MULTI or scripts are never delayed.
+func publishYieldInterceptor(s *Server, c *Client, cmd *command, args [][]byte) bool {
+	if cmd.Name != "publish" && cmd.Name != "spublish" {
+		return false
+	}
+	if c.flags&(flagPrimary|flagMulti) != 0 || s.scriptYielding() || len(s.pubsubState().subs) == 0 {
+		return false
+	}
+	shard := cmd.Name == "spublish"
+	start := time.Now()
+	for round := 0; ; round++ {
+		active := s.activeReceivers(args[1], shard, s.clockNow())
+		if len(active) == 0 || (round > 0 && !slices.ContainsFunc(active, inputPending)) ||
+			time.Since(start) > publishYieldMax {
+			return false
+		}
+		s.mu.Unlock()
+		runtime.Gosched()
+		s.mu.Lock()
+	}
+}
+
+const (
+	// publishActiveWindow: a receiver that ran a command this recently may
+	// have sent another that is not read yet.
+	publishActiveWindow = 100 * time.Millisecond
+	// publishYieldMax bounds the delay of one PUBLISH.
+	publishYieldMax = 5 * time.Millisecond
+)
+
+// activeReceivers lists the clients that would receive a message on
+// channel and ran a command within publishActiveWindow.
+func (s *Server) activeReceivers(channel []byte, shard bool, now time.Time) []*Client {
+	st := s.pubsubState()
+	var out []*Client
+	add := func(set map[*Client]struct{}) {
+		for r := range set {
+			if now.Sub(r.lastActive) < publishActiveWindow {
+				out = append(out, r)
+			}
+		}
+	}
+	if shard {
+		add(st.shard[string(channel)])
+		return out
+	}
+	add(st.channels[string(channel)])
+	for pat, set := range st.patterns {
+		if len(set) > 0 && globMatch(pat, channel, false) {
+			add(set)
+		}
+	}
+	return out
+}
+
+// inputPending reports whether c has a request on its way: bytes read
+// after its last command ran, or bytes in its socket not read yet.
+func inputPending(c *Client) bool {
+	if g := guardOf(c); g != nil && g.lastReadNs.Load() > c.lastActive.UnixNano() {
+		return true
+	}
+	return unreadInput(c)
+}
+
+// unreadInput reports whether c's socket holds bytes its connection has
+// not read yet (the kernel's FIONREAD).
+func unreadInput(c *Client) bool {
+	nc := c.nc
+	if g := guardOf(c); g != nil {
+		nc = g.Conn
+	}
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var n int32
+	raw.Control(func(fd uintptr) {
+		if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n))); e != 0 {
+			n = 0
+		}
+	})
+	return n > 0
+}

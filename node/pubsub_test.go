@@ -505,3 +505,40 @@ func TestPubsubTrackingInfo(t *testing.T) {
 		t.Errorf("INFO tracking_clients = %d, want 2", got)
 	}
 }
+
+// TestPublishAfterUnsubscribeInFlight: an UNSUBSCRIBE (or PUNSUBSCRIBE)
+// written just before another connection's PUBLISH runs first, as Redis's
+// event loop serves them in arrival order (pubsub.tcl "PUBLISH/SUBSCRIBE
+// after UNSUBSCRIBE without arguments"). Without publishYieldInterceptor
+// Go's scheduler reversed them in most rounds; a few rounds may still lose
+// the race on a loaded machine, hence the bound rather than zero.
+func TestPublishAfterUnsubscribeInFlight(t *testing.T) {
+	s, _ := testServer(t, nil)
+	sub, pub := dialNode(t, s), dialNode(t, s)
+	const rounds = 100
+	for _, mode := range []struct{ sub, unsub, target string }{
+		{"SUBSCRIBE", "UNSUBSCRIBE", "chan1.hi"},
+		{"PSUBSCRIBE", "PUNSUBSCRIBE", "chan1.*"},
+	} {
+		late := 0
+		for i := 0; i < rounds; i++ {
+			sub.send(t, mode.sub, mode.target)
+			if got := sub.next(t); !strings.HasSuffix(got, `:"1"]`) {
+				t.Fatalf("%s: %s", mode.sub, got)
+			}
+			sub.send(t, mode.unsub)
+			pub.send(t, "PUBLISH", "chan1.hi", "hello")
+			if got := pub.next(t); got != `:"0"` {
+				late++
+				sub.next(t) // the message that got through
+			}
+			if got := sub.next(t); !strings.HasSuffix(got, `:"0"]`) {
+				t.Fatalf("%s: %s", mode.unsub, got)
+			}
+		}
+		if late > rounds/5 {
+			t.Errorf("%s: the PUBLISH overtook it in %d of %d rounds", mode.unsub, late, rounds)
+		}
+		t.Logf("%s: overtaken in %d of %d rounds", mode.unsub, late, rounds)
+	}
+}
