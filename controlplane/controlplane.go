@@ -204,11 +204,14 @@ func Run(ctx context.Context, o Options) (err error) {
 		ProxyEndpoint:     o.ProxyEndpoint,
 		ProvisionTimeout:  o.ProvisionTimeout,
 		HeartbeatInterval: o.HeartbeatInterval,
-		SecureCookies:     o.SecureCookies,
-		Console:           o.Console,
-		Log:               log,
-		Leader:            mon.Leader,
-		FailoverMaxLag:    o.FailoverMaxLag,
+		// Half the time after which a silent node is declared down: its
+		// primaries stop writing well before a replica is promoted.
+		WriteLease:     o.NodeTimeout / 2,
+		SecureCookies:  o.SecureCookies,
+		Console:        o.Console,
+		Log:            log,
+		Leader:         mon.Leader,
+		FailoverMaxLag: o.FailoverMaxLag,
 	})
 	if err != nil {
 		return err

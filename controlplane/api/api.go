@@ -40,6 +40,9 @@ type Config struct {
 	ProvisionTimeout time.Duration
 	// HeartbeatInterval is what nodes are told to use.
 	HeartbeatInterval time.Duration
+	// WriteLease is the write lease nodes are told to grant their
+	// primaries after each heartbeat (wire.NodeRegistered); 0: none.
+	WriteLease time.Duration
 	// MaxLongPoll caps the wait of a routes long-poll.
 	MaxLongPoll time.Duration
 	// SecureCookies sets the Secure flag on session cookies (behind TLS).

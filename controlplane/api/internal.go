@@ -69,7 +69,7 @@ func (s *Server) nodeRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("node registered", "node", id, "name", in.Name, "advertise", in.Advertise)
-	writeJSON(w, http.StatusOK, wire.NodeRegistered{NodeID: id, HeartbeatInterval: s.cfg.HeartbeatInterval})
+	writeJSON(w, http.StatusOK, wire.NodeRegistered{NodeID: id, HeartbeatInterval: s.cfg.HeartbeatInterval, WriteLease: s.cfg.WriteLease})
 }
 
 func (s *Server) nodeHeartbeat(w http.ResponseWriter, r *http.Request) {

@@ -29,6 +29,11 @@ type NodeRegister struct {
 type NodeRegistered struct {
 	NodeID            string        `json:"node_id"`
 	HeartbeatInterval time.Duration `json:"heartbeat_interval_ns"`
+	// WriteLease is how long, from the moment it sent a heartbeat that
+	// succeeded, the node's primaries may accept writes: a node cut off
+	// from the control plane stops writing before it is declared down
+	// and its shards fail over. 0: no lease (writes never stop).
+	WriteLease time.Duration `json:"write_lease_ns,omitempty"`
 }
 
 // ShardStatus is what a node reports about one shard it runs.
@@ -44,6 +49,14 @@ type ShardStatus struct {
 	Ops         int64  `json:"ops"` // total commands processed since start
 	Connections int    `json:"connections"`
 	Error       string `json:"error,omitempty"` // why the shard is not running as desired
+	// MasterLinkStatus is a replica's link with its primary, as INFO's
+	// master_link_status: "up" or "down"; "" from a primary or an older
+	// node that does not report it.
+	MasterLinkStatus string `json:"master_link_status,omitempty"`
+	// SyncInProgress: a replica is receiving a full sync.
+	SyncInProgress bool `json:"sync_in_progress,omitempty"`
+	// LeaseExpired: a primary's write lease ran out; it refuses writes.
+	LeaseExpired bool `json:"lease_expired,omitempty"`
 }
 
 // NodeHeartbeat is sent by a node host every interval.

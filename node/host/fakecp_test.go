@@ -39,6 +39,7 @@ type fakeCP struct {
 	refused   int // requests dropped while down
 	changed   chan struct{}
 	interval  time.Duration
+	lease     time.Duration // the write lease it asks for
 }
 
 func newFakeCP(t *testing.T) *fakeCP {
@@ -78,9 +79,9 @@ func (cp *fakeCP) serve(w http.ResponseWriter, r *http.Request) {
 		cp.mu.Lock()
 		cp.registers++
 		cp.forget = false
-		iv := cp.interval
+		iv, lease := cp.interval, cp.lease
 		cp.mu.Unlock()
-		json.NewEncoder(w).Encode(wire.NodeRegistered{NodeID: "node-" + reg.Name, HeartbeatInterval: iv})
+		json.NewEncoder(w).Encode(wire.NodeRegistered{NodeID: "node-" + reg.Name, HeartbeatInterval: iv, WriteLease: lease})
 	case wire.PathNodeHeartbeat:
 		var hb wire.NodeHeartbeat
 		if err := dec.Decode(&hb); err != nil || hb.NodeID == "" {

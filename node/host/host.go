@@ -56,6 +56,10 @@ type Host struct {
 	// push the process into the kernel's OOM killer.
 	memLimit int64
 	gcDone   bool // the control plane has answered once
+	// lease is the write lease granted after each heartbeat (0: none);
+	// leaseUntil is when the last one granted ends.
+	lease      time.Duration
+	leaseUntil time.Time
 }
 
 // New checks opts and returns a host ready to Run.
@@ -233,6 +237,10 @@ func (h *Host) contact(ctx context.Context) error {
 			h.log.Warn("control plane gave this node a new id", "old", h.nodeID, "new", reg.NodeID)
 		}
 		h.nodeID, h.interval, h.registered = reg.NodeID, iv, true
+		h.lease = reg.WriteLease
+		if h.opts.WriteLease != 0 {
+			h.lease = max(h.opts.WriteLease, 0)
+		}
 		h.mu.Unlock()
 		h.log.Info("registered with the control plane", "node_id", reg.NodeID, "heartbeat_interval", iv)
 	}
@@ -240,7 +248,11 @@ func (h *Host) contact(ctx context.Context) error {
 	h.mu.Lock()
 	nodeID := h.nodeID
 	h.mu.Unlock()
+	sent := time.Now()
 	desired, err := h.cp.heartbeat(ctx, wire.NodeHeartbeat{NodeID: nodeID, Shards: h.statuses()})
+	if err == nil {
+		h.renewLeases(sent)
+	}
 	if err != nil {
 		var he *HTTPError
 		if errors.As(err, &he) && (he.Status == http.StatusNotFound || he.Status == http.StatusUnauthorized || he.Status == http.StatusForbidden) {
@@ -287,4 +299,39 @@ func (h *Host) NodeID() string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.nodeID
+}
+
+// renewLeases extends the write lease of every running shard after a
+// heartbeat sent at sent succeeded: the control plane heard from the node
+// then, so it will not declare it down before sent + its node timeout,
+// which the lease is well under. Without a lease (the control plane asks
+// for none, or it is turned off here) shards never refuse writes for it.
+func (h *Host) renewLeases(sent time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.leaseUntil = time.Time{}
+	if h.lease > 0 {
+		h.leaseUntil = sent.Add(h.lease)
+	}
+	for _, sh := range h.shards {
+		if sh.running() {
+			sh.srv.RenewWriteLease(h.leaseUntil)
+		}
+	}
+}
+
+// grantLease gives a shard just started the lease of the last heartbeat.
+// Before this process has heard from the control plane, the lease it
+// will ask for is unknown, so a shard started from saved state accepts no
+// writes until a heartbeat succeeds (it may have been failed over while
+// the node was away). The caller holds h.mu.
+func (h *Host) grantLease(sh *shard) {
+	if h.opts.WriteLease < 0 || h.registered && h.lease <= 0 {
+		return
+	}
+	until := h.leaseUntil
+	if until.IsZero() {
+		until = time.Unix(0, 1) // long expired
+	}
+	sh.srv.RenewWriteLease(until)
 }

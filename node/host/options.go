@@ -43,6 +43,12 @@ type Options struct {
 	MaxBackoff time.Duration
 	// RequestTimeout bounds one HTTP request; 0 means 10 s.
 	RequestTimeout time.Duration
+	// WriteLease overrides the write lease the control plane asks for
+	// (wire.NodeRegistered.WriteLease): after each successful heartbeat
+	// the primaries here accept writes for this long, measured from when
+	// the heartbeat was sent. 0 takes the control plane's; negative
+	// turns the lease off.
+	WriteLease time.Duration
 }
 
 const (
@@ -141,7 +147,7 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Op
 		return getenv("KEYFLEET_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")))
 	}
 	str := func(p *string, name, usage string) { fs.StringVar(p, name, env(name), usage) }
-	var ports, memory string
+	var ports, memory, lease string
 	str(&o.ControlPlane, "controlplane", "control plane base URL (required)")
 	str(&o.NodeToken, "node-token", "token authenticating this node to the control plane (required)")
 	str(&o.Advertise, "advertise", "host or IP at which proxies reach this node's shards (required)")
@@ -150,6 +156,7 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Op
 	str(&memory, "memory-mb", "memory offered to shards in MB (default: 3/4 of the machine's or cgroup's)")
 	str(&o.Name, "name", "stable node name (default: the advertise address)")
 	str(&o.Bind, "bind", "address shards listen on, * for all (default: advertise if loopback, else *)")
+	str(&lease, "write-lease", "how long primaries accept writes after a successful heartbeat, e.g. 2s; off to never fence (default: the control plane's, half its node timeout)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -166,6 +173,15 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Op
 	if memory != "" {
 		if o.MemoryMB, err = strconv.ParseInt(memory, 10, 64); err != nil || o.MemoryMB < 0 {
 			return o, fmt.Errorf("--memory-mb %q is not a non-negative number of megabytes", memory)
+		}
+	}
+	switch lease {
+	case "":
+	case "off":
+		o.WriteLease = -1
+	default:
+		if o.WriteLease, err = time.ParseDuration(lease); err != nil || o.WriteLease <= 0 {
+			return o, fmt.Errorf("--write-lease %q is not a positive duration or off", lease)
 		}
 	}
 	return o.withDefaults()

@@ -282,6 +282,7 @@ func (h *Host) startShard(sh *shard, d wire.DesiredShard, set node.ManagedSettin
 		return err
 	}
 	sh.srv, sh.stop = srv, cancel
+	h.grantLease(sh)
 	return nil
 }
 
@@ -341,6 +342,14 @@ func (h *Host) statuses() []wire.ShardStatus {
 			st.Keys = ms.Keys
 			st.Ops = ms.TotalCommands
 			st.Connections = ms.ConnectedClients
+			st.SyncInProgress = ms.SyncInProgress
+			st.LeaseExpired = ms.LeaseExpired
+			if ms.Role == "replica" {
+				st.MasterLinkStatus = "down"
+				if ms.MasterLinkUp {
+					st.MasterLinkStatus = "up"
+				}
+			}
 		}
 		switch {
 		case sh.err != nil:
