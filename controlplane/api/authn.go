@@ -3,9 +3,15 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
+	"net"
 	"net/http"
 	"net/mail"
+	"net/netip"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
@@ -241,6 +247,55 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 	s.issue(w, http.StatusCreated, a, sid, refresh)
 }
 
+// Log-in throttling. Failures count per e-mail address (whether or not an
+// account has it, so a lockout says nothing about which exist) and per
+// client address (so one client spraying many e-mails is stopped too); the
+// counts live in Postgres so every control-plane instance enforces the
+// same limits. A subject's first few failures are free, each further one
+// locks it out for twice as long as the last (429 with Retry-After), up to
+// a cap that bounds how long a guesser can lock a real user out.
+var (
+	emailLoginPolicy   = store.LoginPolicy{Free: 5, Base: 2 * time.Second, Max: 15 * time.Minute, Window: time.Hour}
+	addressLoginPolicy = store.LoginPolicy{Free: 30, Base: 2 * time.Second, Max: 15 * time.Minute, Window: time.Hour}
+)
+
+// clientAddress is the subject failures from this client count against:
+// the peer's IP, an IPv6 peer's /64 (one host usually owns a whole /64).
+// Forwarded headers are ignored: a client could forge them to dodge the
+// limit, and the control plane is served directly.
+func clientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	ip = ip.Unmap()
+	if ip.Is6() {
+		if p, err := ip.Prefix(64); err == nil {
+			return p.String()
+		}
+	}
+	return ip.String()
+}
+
+func loginSubjects(email, addr string) []store.LoginSubject {
+	return []store.LoginSubject{
+		{Scope: "email", Subject: strings.ToLower(email), Policy: emailLoginPolicy},
+		{Scope: "address", Subject: addr, Policy: addressLoginPolicy},
+	}
+}
+
+func (s *Server) tooManyLogins(w http.ResponseWriter, until time.Time) {
+	secs := int(math.Ceil(until.Sub(s.cfg.Now()).Seconds()))
+	secs = max(secs, 1)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeError(w, http.StatusTooManyRequests, "too_many_attempts",
+		fmt.Sprintf("too many failed log-ins; try again in %d seconds", secs), "")
+}
+
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	var in credentials
 	if err := decode(r, &in, false); err != nil {
@@ -255,22 +310,56 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, missing("password"))
 		return
 	}
-	a, hash, err := s.store.AccountByEmail(r.Context(), strings.TrimSpace(*in.Email))
-	if errors.Is(err, store.ErrNotFound) {
-		s.cfg.Passwords.DummyCheck(*in.Password)
-		writeError(w, http.StatusUnauthorized, "invalid_credentials", "wrong e-mail or password", "password")
+	email := strings.TrimSpace(*in.Email)
+	if len(email) > 254 {
+		s.fail(w, r, invalid("email", "email is not a valid e-mail address"))
 		return
 	}
+	ctx := r.Context()
+	subjects := loginSubjects(email, clientAddress(r))
+	until, err := s.store.LoginLockedUntil(ctx, subjects, s.cfg.Now())
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if s.cfg.Passwords.Check(hash, *in.Password) != nil {
+	if !until.IsZero() {
+		s.tooManyLogins(w, until)
+		return
+	}
+	// Unknown e-mail and wrong password take the same path: a hash check,
+	// then the same failure count and reply.
+	a, hash, err := s.store.AccountByEmail(ctx, email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.fail(w, r, err)
+		return
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		s.cfg.Passwords.DummyCheck(*in.Password)
+	} else {
+		err = s.cfg.Passwords.Check(hash, *in.Password)
+	}
+	if err != nil {
+		until, rerr := s.store.RecordLoginFailure(ctx, subjects, s.cfg.Now())
+		if rerr != nil {
+			s.fail(w, r, rerr)
+			return
+		}
+		if !until.IsZero() {
+			s.tooManyLogins(w, until)
+			return
+		}
 		writeError(w, http.StatusUnauthorized, "invalid_credentials", "wrong e-mail or password", "password")
 		return
 	}
+	// Only the e-mail's count is forgiven: forgiving the address too would
+	// let a guesser reset it by logging in to an account of their own
+	// between guesses.
+	if err := s.store.ResetLoginFailures(ctx, "email", subjects[0].Subject); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	refresh := auth.NewSecret() + auth.NewSecret()
-	sid, err := s.store.CreateSession(r.Context(), a.ID, store.NewSession{RefreshHash: auth.Digest(refresh), ExpiresAt: s.cfg.Now().Add(s.cfg.RefreshTTL)})
+	sid, err := s.store.CreateSession(ctx, a.ID, store.NewSession{RefreshHash: auth.Digest(refresh), ExpiresAt: s.cfg.Now().Add(s.cfg.RefreshTTL)})
 	if err != nil {
 		s.fail(w, r, err)
 		return

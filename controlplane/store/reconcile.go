@@ -86,6 +86,10 @@ func (s *Store) Reconcile(ctx context.Context, now time.Time, opts ReconcileOpti
 		if _, err := tx.Exec(ctx, `DELETE FROM usage_reports WHERE received_at < $1`, now.Add(-24*time.Hour)); err != nil {
 			return fmt.Errorf("prune usage reports: %w", err)
 		}
+		if _, err := tx.Exec(ctx, `DELETE FROM login_failures WHERE last_failure < $1 AND (locked_until IS NULL OR locked_until < $2)`,
+			now.Add(-24*time.Hour), now); err != nil {
+			return fmt.Errorf("prune failed log-ins: %w", err)
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1`, now.Add(-7*24*time.Hour)); err != nil {
 			return fmt.Errorf("prune sessions: %w", err)
 		}
