@@ -250,13 +250,14 @@ func failoverShard(ctx context.Context, tx pgx.Tx, shardID string, req failoverR
 	var primaryStatus string
 	var primaryRunning bool
 	var primaryOffset int64
+	var primaryReportedAt *time.Time
 	err := tx.QueryRow(ctx, `SELECT sh.database_id, d.account_id, sh.idx, sh.epoch, pl.node_id, n.advertise || ':' || pl.port,
-			n.status, pl.running AND pl.reported_role = 'primary', pl.repl_offset
+			n.status, pl.running AND pl.reported_role = 'primary', pl.repl_offset, pl.reported_at
 		FROM shards sh JOIN databases d ON d.id = sh.database_id
 		JOIN placements pl ON pl.shard_id = sh.id AND pl.role = 'primary'
 		JOIN nodes n ON n.id = pl.node_id
 		WHERE sh.id = $1 FOR UPDATE OF sh`, shardID).Scan(&f.DatabaseID, &accountID, &f.ShardIndex, &f.OldEpoch, &f.FromNode,
-		&f.FromAddress, &primaryStatus, &primaryRunning, &primaryOffset)
+		&f.FromAddress, &primaryStatus, &primaryRunning, &primaryOffset, &primaryReportedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Failover{}, ErrNotFound
 	}
@@ -268,7 +269,7 @@ func failoverShard(ctx context.Context, tx pgx.Tx, shardID string, req failoverR
 	}
 
 	rows, err := tx.Query(ctx, `SELECT pl.node_id, n.advertise || ':' || pl.port, pl.repl_offset,
-			pl.running, pl.reported_role, pl.reported_epoch, n.status
+			pl.running, pl.reported_role, pl.reported_epoch, n.status, pl.link_status, pl.link_up_at
 		FROM placements pl JOIN nodes n ON n.id = pl.node_id
 		WHERE pl.shard_id = $1 AND pl.role = 'replica'
 		ORDER BY pl.repl_offset DESC, n.name`, shardID)
@@ -279,10 +280,12 @@ func failoverShard(ctx context.Context, tx pgx.Tx, shardID string, req failoverR
 		node, addr, role, status string
 		offset, epoch            int64
 		running                  bool
+		link                     string
+		linkUpAt                 *time.Time
 	}
 	reps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (replica, error) {
 		var rp replica
-		err := r.Scan(&rp.node, &rp.addr, &rp.offset, &rp.running, &rp.role, &rp.epoch, &rp.status)
+		err := r.Scan(&rp.node, &rp.addr, &rp.offset, &rp.running, &rp.role, &rp.epoch, &rp.status, &rp.link, &rp.linkUpAt)
 		return rp, err
 	})
 	if err != nil {
@@ -300,9 +303,14 @@ func failoverShard(ctx context.Context, tx pgx.Tx, shardID string, req failoverR
 			why = "its replicas' nodes are down"
 		case !rp.running:
 			why = "no replica is running"
-		case primaryOffset > 0 && rp.offset <= 0:
-			// Still in its first sync: promoting it would empty the shard.
+		case rp.link == "" && primaryOffset > 0 && rp.offset <= 0:
+			// A node that does not report its link: still in its first
+			// sync, promoting it would empty the shard.
 			why = "no replica has synced with its primary yet"
+		case rp.link != "" && !linkWasUp(rp.link, rp.linkUpAt, req.primaryDown, primaryReportedAt):
+			// Not streaming from the primary (never synced, in a full
+			// sync, or cut off): its offset may be far behind.
+			why = "no replica is streaming from its primary"
 		case rp.role != "replica" || rp.epoch != f.OldEpoch:
 			// A copy that has not taken the current epoch may hold
 			// another history (a stale primary coming back).
@@ -458,4 +466,22 @@ func (s *Store) FailoverCounts(ctx context.Context) (map[string]int64, error) {
 		out[reason] = n
 	}
 	return out, rows.Err()
+}
+
+// linkSyncWindow is how long before the primary's last report a replica
+// must have reported its link up to count as in sync when the primary's
+// node died: the two nodes heartbeat at different moments.
+const linkSyncWindow = 10 * time.Second
+
+// linkWasUp reports whether a replica was streaming from its primary: up
+// now, or, when the primary's node is down (which takes every link down
+// with it), up until about the primary's last report.
+func linkWasUp(link string, upAt *time.Time, primaryDown bool, primaryReportedAt *time.Time) bool {
+	if link == "up" {
+		return true
+	}
+	if !primaryDown || upAt == nil {
+		return false
+	}
+	return primaryReportedAt == nil || !upAt.Before(primaryReportedAt.Add(-linkSyncWindow))
 }

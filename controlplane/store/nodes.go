@@ -79,9 +79,11 @@ func (s *Store) Heartbeat(ctx context.Context, hb wire.NodeHeartbeat, now time.T
 		batch := &pgx.Batch{}
 		for _, sh := range hb.Shards {
 			batch.Queue(`UPDATE placements SET running = ($3 = ''), error = $3, reported_role = $4, reported_epoch = $5,
-					repl_offset = $6, used_memory = $7, keys = $8, ops = $9, connections = $10, reported_at = $11
+					repl_offset = $6, used_memory = $7, keys = $8, ops = $9, connections = $10, reported_at = $11,
+					link_status = $12, link_up_at = CASE WHEN $12 = 'up' THEN $11 ELSE link_up_at END
 				WHERE shard_id = $1 AND node_id = $2`,
-				sh.ShardID, hb.NodeID, sh.Error, sh.Role, sh.Epoch, sh.ReplOffset, sh.UsedMemory, sh.Keys, sh.Ops, sh.Connections, now)
+				sh.ShardID, hb.NodeID, sh.Error, sh.Role, sh.Epoch, sh.ReplOffset, sh.UsedMemory, sh.Keys, sh.Ops, sh.Connections, now,
+				sh.MasterLinkStatus)
 		}
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 			return fmt.Errorf("record shard status: %w", err)
