@@ -94,6 +94,11 @@ func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger
 	if err := StartGCPolicy(ctx); err != nil {
 		return &ConfigError{Msg: err.Error()}
 	}
+	// SIGTERM and SIGINT shut down as Redis does (shutdown.go), from the
+	// load at start on.
+	ctx, exit := context.WithCancel(ctx)
+	defer exit()
+	defer s.handleSignals(exit)()
 	if err := s.LoadData(); err != nil { // persistence.go
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyfleet/keyfleet/internal/commands"
@@ -268,6 +269,9 @@ func (s *Server) writeRDB(out io.Writer) error {
 		w.ResizeDB(db.ks.Len(), db.ks.VolatileLen())
 		db.ks.Each(func(k keyspace.KeyRef) bool {
 			s.writeKey(w, k.Key, k.Obj, k.Expire)
+			if s.cfg.RDBKeySaveDelay != 0 {
+				debugDelay(s.cfg.RDBKeySaveDelay)
+			}
 			return w.Err() == nil
 		})
 	}
@@ -398,6 +402,24 @@ type bgsave struct {
 	// onDone, when set, finishes an AOF rewrite (under the lock) instead
 	// of the RDB bookkeeping.
 	onDone func(err error)
+	// aborted asks the writer to stop without output (a shutdown kills
+	// the save as Redis kills its child).
+	aborted atomic.Bool
+}
+
+// errBgsaveAborted is the outcome of a background save a shutdown killed.
+var errBgsaveAborted = errors.New("background save aborted")
+
+// abortBgsave stops a background save to disk and waits for its writer,
+// as Redis's finishShutdown kills its RDB child; the temp file goes.
+func (s *Server) abortBgsave() {
+	bg := s.persist().bg
+	if bg == nil || bg.onDone != nil {
+		return
+	}
+	s.log.Warn("There is a child saving an .rdb. Killing it!")
+	bg.aborted.Store(true)
+	s.waitBgsave()
 }
 
 // keySet is a snapshot's visited set. It keeps 128 bits of two
@@ -630,7 +652,21 @@ func (s *Server) bgsaveLoop(bg *bgsave, f *os.File, tmp, path string) {
 	var spare []byte // the chunk written last time, reused for the next
 	for {
 		s.mu.Lock()
-		done := s.bgStep(bg, s.persist().sliceKeys)
+		if bg.aborted.Load() {
+			s.hooks.beforeCall = bg.prev
+			s.mu.Unlock()
+			err = errBgsaveAborted
+			break
+		}
+		// rdb-key-save-delay sleeps per key between slices of one key,
+		// off the lock: Redis's child sleeps, not the server.
+		budget, before := s.persist().sliceKeys, bg.keys
+		delay := s.cfg.RDBKeySaveDelay
+		if delay != 0 {
+			budget = 1
+		}
+		done := s.bgStep(bg, budget)
+		saved := bg.keys - before
 		var tail error
 		if done && !bg.resp {
 			tail = bg.w.End()
@@ -652,6 +688,9 @@ func (s *Server) bgsaveLoop(bg *bgsave, f *os.File, tmp, path string) {
 		spare = chunk
 		if done {
 			break
+		}
+		if delay != 0 {
+			sleepUnless(delayFor(delay, saved), bg.aborted.Load)
 		}
 		// Let the connections waiting for the lock in before the next
 		// slice: Go's mutex favours the goroutine that just released it.
@@ -928,6 +967,9 @@ func (s *Server) loadRDB(r *rdb.Reader, replace bool, size int64) error {
 			db.ks.SetExpire(key, exp)
 		}
 		st.loadLoaded++
+		if s.cfg.KeyLoadDelay != 0 {
+			debugDelay(s.cfg.KeyLoadDelay)
+		}
 		if time.Since(lastLog) > 2*time.Second {
 			lastLog = time.Now()
 			s.log.Info("Loading RDB", "bytes", r.Offset(), "of", size, "keys", st.loadLoaded)
