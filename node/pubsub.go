@@ -548,13 +548,16 @@ func pubsubHelpCommand(s *Server, c *Client, args [][]byte) { replyHelp(c, args[
 // receiver ran a command lately (subscribers mostly only read) does the
 // PUBLISH yield the lock, and again while such a receiver has a request
 // on its way, for at most publishYieldMax. Nothing of PUBLISH has run
-// yet: releasing the lock is as if it had arrived later. The primary's
-// stream and commands inside MULTI or scripts are never delayed.
+// yet: releasing the lock is as if it had arrived later. Commands inside
+// EXEC or scripts never come through interceptors.
 func publishYieldInterceptor(s *Server, c *Client, cmd *command, args [][]byte) bool {
 	if cmd.Name != "publish" && cmd.Name != "spublish" {
 		return false
 	}
-	if c.flags&(flagPrimary|flagMulti) != 0 || s.scriptYielding() || len(s.pubsubState().subs) == 0 {
+	// Only a client's own connection yields: not the primary's stream,
+	// an AOF being loaded (fake client) or a transaction being queued.
+	if c.nc == nil || c.flags&(flagPrimary|flagMulti) != 0 || s.isLoading() || s.scriptYielding() ||
+		len(s.pubsubState().subs) == 0 {
 		return false
 	}
 	shard := cmd.Name == "spublish"
