@@ -43,6 +43,7 @@ func main() {
 	targets := flag.String("targets", "redis,node", "servers to measure: redis, node")
 	baseline := flag.Duration("baseline", 3*time.Second, "length of the idle window measured before BGSAVE")
 	timeout := flag.Duration("timeout", 20*time.Minute, "give up after this long")
+	flag.BoolVar(&diag, "diag", false, "print each server's SLOWLOG and LATENCY LATEST after its save")
 	flag.Parse()
 	if *nodeBin == "" && strings.Contains(*targets, "node") {
 		fmt.Fprintln(os.Stderr, "bgsave: -node is required")
@@ -92,6 +93,9 @@ func mb(b int64) float64          { return float64(b) / (1 << 20) }
 func ms(d time.Duration) float64  { return float64(d) / float64(time.Millisecond) }
 func (l latencies) rate() float64 { return float64(l.ops) / l.span.Seconds() }
 
+// diag prints the servers' own view of slow commands after the save.
+var diag bool
+
 type latencies struct {
 	p99, max time.Duration
 	ops      int
@@ -110,6 +114,10 @@ type result struct {
 // baseline window and then a BGSAVE under the same client load.
 func measure(ctx context.Context, bin string, n, clients int, baseline time.Duration) (result, error) {
 	srv, err := probe.Start(ctx, bin, nil, nil)
+	if err == nil && diag {
+		srv.Client.ConfigSet(ctx, "latency-monitor-threshold", "20")
+		srv.Client.ConfigSet(ctx, "slowlog-log-slower-than", "20000")
+	}
 	if err != nil {
 		return result{}, err
 	}
@@ -173,6 +181,9 @@ func measure(ctx context.Context, bin string, n, clients int, baseline time.Dura
 	})
 	if err != nil {
 		return res, err
+	}
+	if diag {
+		fmt.Printf("SLOWLOG %v\nLATENCY LATEST %v\n", rc.Do(ctx, "slowlog", "get", 5).Val(), rc.Do(ctx, "latency", "latest").Val())
 	}
 	fi, err := os.Stat(filepath.Join(dirs["dir"], "dump.rdb"))
 	if err != nil {
