@@ -128,7 +128,7 @@ func (s *Server) Run(ctx context.Context, reconcileEvery, nodeTimeout time.Durat
 	t := time.NewTicker(reconcileEvery)
 	defer t.Stop()
 	for {
-		if err := s.store.Reconcile(ctx, s.cfg.Now(), store.ReconcileOptions{NodeTimeout: nodeTimeout}); err != nil && ctx.Err() == nil {
+		if err := s.store.Reconcile(ctx, s.cfg.Now(), store.ReconcileOptions{NodeTimeout: nodeTimeout, ProvisionTimeout: s.cfg.ProvisionTimeout}); err != nil && ctx.Err() == nil {
 			s.log.Error("reconcile", "err", err)
 		}
 		select {
@@ -168,6 +168,7 @@ func (s *Server) buildRouter() chi.Router {
 			r.Patch("/databases/{id}", s.updateDatabase)
 			r.Delete("/databases/{id}", s.deleteDatabase)
 			r.Post("/databases/{id}/rotate-password", s.rotatePassword)
+			r.Post("/databases/{id}/retry", s.retryDatabase)
 			r.Get("/databases/{id}/usage", s.databaseUsage)
 			r.Post("/databases/{id}/failover", s.failoverDatabase)
 			r.Get("/databases/{id}/failovers", s.listFailovers)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -12,6 +13,63 @@ import (
 type ReconcileOptions struct {
 	// NodeTimeout: a node whose last heartbeat is older is marked down.
 	NodeTimeout time.Duration
+	// ProvisionTimeout bounds each retry of a failed provisioning
+	// (default 2 minutes).
+	ProvisionTimeout time.Duration
+}
+
+// Automatic retries of a failed provisioning: at most MaxProvisionRetries
+// since the owner's last manual retry, the n-th (from 0) waiting
+// provisionRetryBase << n after the failure, capped at provisionRetryMax,
+// so a node that failed for a passing reason (a port taken, a full disk
+// cleaned up) gets the database running without the owner, while one that
+// keeps failing is left alone with its reason.
+const (
+	MaxProvisionRetries = 5
+	provisionRetryBase  = 30 * time.Second
+	provisionRetryMax   = 10 * time.Minute
+)
+
+// restartProvisioning moves a failed database back to provisioning with a
+// fresh deadline. The copies' last reported errors are cleared so that the
+// retry is judged by what the nodes report from now on.
+func restartProvisioning(ctx context.Context, tx pgx.Tx, id string, deadline time.Time, attempts string) error {
+	if _, err := tx.Exec(ctx, `UPDATE databases SET status = 'provisioning', failure_reason = '', provision_deadline = $2,
+			provision_attempts = `+attempts+`, updated_at = now() WHERE id = $1`, id, deadline); err != nil {
+		return fmt.Errorf("retry provisioning: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE placements SET error = '' WHERE shard_id IN (SELECT id FROM shards WHERE database_id = $1)`, id); err != nil {
+		return fmt.Errorf("retry provisioning: %w", err)
+	}
+	return nil
+}
+
+// RetryDatabase is the owner's retry of a failed database: provisioning
+// starts again at once, and the automatic retries' budget is renewed.
+// Errors: ErrNotFound (not the account's, or being deleted), a
+// ConflictError unless the database failed.
+func (s *Store) RetryDatabase(ctx context.Context, accountID, id string, now time.Time, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = 2 * time.Minute
+	}
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		var status, reason string
+		err := tx.QueryRow(ctx, `SELECT status, failure_reason FROM databases WHERE id = $1 AND account_id = $2 FOR UPDATE`,
+			id, accountID).Scan(&status, &reason)
+		if errors.Is(err, pgx.ErrNoRows) || status == StatusDeleting {
+			return ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("retry database: %w", err)
+		}
+		if status != StatusFailed {
+			return &ConflictError{Field: "status", Msg: "the database is " + status + "; only a failed database is retried"}
+		}
+		if err := restartProvisioning(ctx, tx, id, now.Add(timeout), "0"); err != nil {
+			return err
+		}
+		return event(ctx, tx, "database.retry", "database "+id+": provisioning retried by its owner after: "+reason, accountID, id, "")
+	})
 }
 
 // Reconcile does the time-driven state changes: nodes that stopped
@@ -78,6 +136,10 @@ func (s *Store) Reconcile(ctx context.Context, now time.Time, opts ReconcileOpti
 			}
 		}
 
+		if err := retryFailed(ctx, tx, now, opts.ProvisionTimeout); err != nil {
+			return err
+		}
+
 		if _, err := tx.Exec(ctx, `DELETE FROM databases d WHERE d.status = 'deleting' AND NOT EXISTS (
 				SELECT 1 FROM shards sh JOIN placements pl ON pl.shard_id = sh.id JOIN nodes n ON n.id = pl.node_id
 				WHERE sh.database_id = d.id AND pl.running AND n.status <> 'down')`); err != nil {
@@ -95,6 +157,50 @@ func (s *Store) Reconcile(ctx context.Context, now time.Time, opts ReconcileOpti
 		}
 		return nil
 	})
+}
+
+// retryFailed restarts the failed databases whose back-off has passed and
+// marks the reason of those out of automatic retries.
+func retryFailed(ctx context.Context, tx pgx.Tx, now time.Time, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = 2 * time.Minute
+	}
+	rows, err := tx.Query(ctx, `SELECT id, account_id, provision_attempts, failure_reason FROM databases
+		WHERE status = 'failed' AND provision_attempts < $2
+		  AND updated_at + make_interval(secs => least($3::float8 * 2 ^ provision_attempts, $4::float8)) <= $1
+		FOR UPDATE`, now, MaxProvisionRetries, provisionRetryBase.Seconds(), provisionRetryMax.Seconds())
+	if err != nil {
+		return fmt.Errorf("find failed databases: %w", err)
+	}
+	type failed struct {
+		id, account, reason string
+		attempts            int
+	}
+	fs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (failed, error) {
+		var f failed
+		err := r.Scan(&f.id, &f.account, &f.attempts, &f.reason)
+		return f, err
+	})
+	if err != nil {
+		return fmt.Errorf("find failed databases: %w", err)
+	}
+	for _, f := range fs {
+		if err := restartProvisioning(ctx, tx, f.id, now.Add(timeout), "provision_attempts + 1"); err != nil {
+			return err
+		}
+		msg := fmt.Sprintf("database %s: provisioning retry %d of %d after: %s", f.id, f.attempts+1, MaxProvisionRetries, f.reason)
+		if err := event(ctx, tx, "database.retry", msg, f.account, f.id, ""); err != nil {
+			return err
+		}
+	}
+	// Said once: provision_attempts past the maximum means "noted".
+	if _, err := tx.Exec(ctx, `UPDATE databases SET provision_attempts = provision_attempts + 1,
+			failure_reason = failure_reason || $2
+		WHERE status = 'failed' AND provision_attempts = $1`,
+		MaxProvisionRetries, fmt.Sprintf(" (gave up after %d automatic retries; POST /v1/databases/{id}/retry to try again)", MaxProvisionRetries)); err != nil {
+		return fmt.Errorf("mark failed databases: %w", err)
+	}
+	return nil
 }
 
 // Counts feeds the metrics: databases by status and nodes by status.
