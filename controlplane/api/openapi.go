@@ -149,7 +149,7 @@ func openAPIDocument() obj {
 			errors: map[string]string{"400": "Malformed JSON, unknown or missing field, invalid e-mail, weak password", "409": "E-mail taken"}}.build()},
 		"/v1/auth/login": obj{"post": op{summary: "Log in", tags: []string{"auth"}, public: true,
 			body: jsonBody(ref("Credentials")), ok: sessionOK("200", "Logged in; also sets HttpOnly session cookies"),
-			errors: map[string]string{"400": "Malformed JSON, unknown or missing field", "401": "Wrong e-mail or password"}}.build()},
+			errors: map[string]string{"400": "Malformed JSON, unknown or missing field", "401": "Wrong e-mail or password", "429": "too_many_attempts: too many failed log-ins for this e-mail or from this address; see Retry-After"}}.build()},
 		"/v1/auth/refresh": obj{"post": op{summary: "Exchange a refresh token for new tokens (the old refresh token stops working)", tags: []string{"auth"}, public: true,
 			body: optionalBody(ref("RefreshRequest")), ok: sessionOK("200", "New tokens"),
 			errors: map[string]string{"400": "No refresh token in the body or cookie", "401": "Unknown, expired, revoked or reused refresh token", "403": "Cookie without the X-Requested-With header"}}.build()},

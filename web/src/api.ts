@@ -10,6 +10,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly field?: string,
+    // seconds the server asked to wait (429's Retry-After)
+    readonly retryAfter?: number,
   ) {
     super(message);
   }
@@ -221,7 +223,8 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   }
   if (!res.ok) {
     const e = data?.error ?? {};
-    throw new ApiError(res.status, e.code ?? 'http', e.message ?? `${res.status} ${res.statusText}`, e.field || undefined);
+    throw new ApiError(res.status, e.code ?? 'http', e.message ?? `${res.status} ${res.statusText}`, e.field || undefined,
+      Number(res.headers.get('Retry-After')) || undefined);
   }
   return data as T;
 }

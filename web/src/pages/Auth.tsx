@@ -1,5 +1,5 @@
-import { useState } from 'preact/hooks';
-import { api, fieldError, type Account } from '../api';
+import { useEffect, useState } from 'preact/hooks';
+import { api, ApiError, fieldError, type Account } from '../api';
 import { Field, FormError, PageTitle } from '../ui';
 
 type Props = { mode: 'login' | 'signup'; onSession: (a: Account) => void };
@@ -12,7 +12,26 @@ export function Auth({ mode, onSession }: Props) {
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
   const [err, setErr] = useState<{ field?: string; message: string } | null>(null);
+  // After too many failed log-ins the API refuses more for a while: the
+  // form says how long and holds the button until then, rather than
+  // letting each click earn another refusal.
+  const [lockedUntil, setLockedUntil] = useState(0);
+  const [now, setNow] = useState(Date.now());
   const signup = mode === 'signup';
+  const wait = Math.ceil((lockedUntil - now) / 1000);
+
+  useEffect(() => {
+    if (lockedUntil === 0) return;
+    const t = setInterval(() => {
+      const n = Date.now();
+      setNow(n);
+      if (n >= lockedUntil) {
+        setLockedUntil(0);
+        setErr(null);
+      }
+    }, 250);
+    return () => clearInterval(t);
+  }, [lockedUntil]);
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -22,6 +41,13 @@ export function Auth({ mode, onSession }: Props) {
       const res = await api<{ account: Account }>('POST', signup ? '/v1/auth/signup' : '/v1/auth/login', { email, password });
       onSession(res.account);
     } catch (e) {
+      if (e instanceof ApiError && e.status === 429 && e.retryAfter) {
+        const n = Date.now();
+        setNow(n);
+        setLockedUntil(n + e.retryAfter * 1000);
+        setErr({ message: 'Too many failed attempts.' });
+        return;
+      }
       setErr(fieldError(e, ['email', 'password']));
     } finally {
       setBusy(false);
@@ -47,8 +73,8 @@ export function Auth({ mode, onSession }: Props) {
                 required value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
             )}
           </Field>
-          <FormError message={err && !err.field ? err.message : undefined} />
-          <button type="submit" disabled={busy}>
+          <FormError message={err && !err.field ? (wait > 0 ? `${err.message} Try again in ${wait} s.` : err.message) : undefined} />
+          <button type="submit" disabled={busy || wait > 0}>
             {busy ? 'Please wait…' : signup ? 'Sign up' : 'Log in'}
           </button>
         </form>
