@@ -67,6 +67,8 @@ func init() {
 		s.ext["loading"] = func() bool { return st.loading }
 		s.hooks.cron = append(s.hooks.cron, s.saveCron)
 		s.adminState().save = func() error {
+			// SHUTDOWN kills a background save, as Redis its child.
+			s.abortBgsave()
 			s.waitBgsave()
 			return s.saveRDBSync()
 		}

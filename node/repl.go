@@ -860,7 +860,14 @@ func (s *Server) replSocketLoop(rs *replSync, mark string) {
 	r := s.repl()
 	for {
 		s.mu.Lock()
-		done := s.bgStep(bg, s.persist().sliceKeys)
+		// rdb-key-save-delay: one key a slice, its sleep off the lock.
+		budget, before := s.persist().sliceKeys, bg.keys
+		delay := s.cfg.RDBKeySaveDelay
+		if delay != 0 {
+			budget = 1
+		}
+		done := s.bgStep(bg, budget)
+		saved := bg.keys - before
 		var err error
 		if done {
 			err = bg.w.End()
@@ -907,6 +914,9 @@ func (s *Server) replSocketLoop(rs *replSync, mark string) {
 		}
 		if done {
 			break
+		}
+		if delay != 0 {
+			time.Sleep(delayFor(delay, saved))
 		}
 	}
 	s.mu.Lock()
