@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -328,6 +329,10 @@ func decode(r *http.Request, v any, allowEmpty bool) error {
 		}
 		return &inputError{status: http.StatusBadRequest, code: "invalid_json", msg: "the body must be a JSON object"}
 	}
+	if !utf8.Valid(body) {
+		// encoding/json would quietly turn the bad bytes into U+FFFD.
+		return &inputError{status: http.StatusBadRequest, code: "invalid_json", msg: "the body is not valid UTF-8"}
+	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -335,6 +340,9 @@ func decode(r *http.Request, v any, allowEmpty bool) error {
 	}
 	if dec.More() {
 		return &inputError{status: http.StatusBadRequest, code: "invalid_json", msg: "the body must hold exactly one JSON object"}
+	}
+	if f := nulField(v); f != "" {
+		return invalid(f, "%s must not contain a NUL character", f)
 	}
 	return nil
 }

@@ -367,6 +367,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	s.issue(w, http.StatusOK, a, sid, refresh)
 }
 
+// maxRefreshTokenLen is far above the tokens this API issues (two
+// auth.NewSecret); anything longer is refused unread rather than hashed
+// and looked up.
+const maxRefreshTokenLen = 256
+
 type refreshRequest struct {
 	RefreshToken *string `json:"refresh_token"`
 }
@@ -377,6 +382,9 @@ func refreshToken(r *http.Request, in refreshRequest) (string, error) {
 	if in.RefreshToken != nil {
 		if *in.RefreshToken == "" {
 			return "", missing("refresh_token")
+		}
+		if len(*in.RefreshToken) > maxRefreshTokenLen {
+			return "", invalid("refresh_token", "refresh_token is not a refresh token")
 		}
 		return *in.RefreshToken, nil
 	}
@@ -437,6 +445,10 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	case in.RefreshToken != nil:
 		if *in.RefreshToken == "" {
 			s.fail(w, r, missing("refresh_token"))
+			return
+		}
+		if len(*in.RefreshToken) > maxRefreshTokenLen {
+			s.fail(w, r, invalid("refresh_token", "refresh_token is not a refresh token"))
 			return
 		}
 		if err := s.store.RevokeSessionByRefresh(ctx, auth.Digest(*in.RefreshToken), now); err != nil && !errors.Is(err, store.ErrNotFound) {
