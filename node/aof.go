@@ -639,6 +639,8 @@ func (s *Server) appendRewriteKey(out []byte, key string, o *keyspace.Object, ex
 			b.add(buf)
 			return true
 		})
+	case keyspace.TypeStream:
+		b.out = appendRewriteStream(b.out, []byte(key), streamOf(o))
 	default:
 		payload, ok := s.dumpPayload(o)
 		if !ok {
@@ -651,4 +653,33 @@ func (s *Server) appendRewriteKey(out []byte, key string, o *keyspace.Object, ex
 		b.out = aof.AppendCommand(b.out, [][]byte{[]byte("PEXPIREAT"), []byte(key), strconv.AppendInt(nil, expire, 10)})
 	}
 	return b.out, true
+}
+
+// appendRewriteStream appends the commands of Redis 7.0's
+// rewriteStreamObject: an XADD per live entry (an empty stream is made by
+// XADD MAXLEN 0 0-1 x y, the only way to create one), then XSETID so the
+// last ID, entries-added count and max-deleted ID survive XDEL and
+// trimming, then the groups with their consumers and PELs.
+func appendRewriteStream(out, key []byte, so *streamObj) []byte {
+	var argv [][]byte
+	if so.length > 0 {
+		it := so.iter(streamID{}, maxStreamID, false)
+		for {
+			id, fv, ok := it.next()
+			if !ok {
+				break
+			}
+			argv = append(argv[:0], []byte("XADD"), key, id.appendTo(nil))
+			argv = append(argv, fv...)
+			out = aof.AppendCommand(out, argv)
+		}
+	} else {
+		out = aof.AppendCommand(out, [][]byte{[]byte("XADD"), key, []byte("MAXLEN"), []byte("0"),
+			streamID{0, 1}.appendTo(nil), []byte("x"), []byte("y")})
+	}
+	out = aof.AppendCommand(out, [][]byte{[]byte("XSETID"), key, so.lastID.appendTo(nil),
+		[]byte("ENTRIESADDED"), strconv.AppendUint(nil, so.entriesAdded, 10),
+		[]byte("MAXDELETEDID"), so.maxDeletedID.appendTo(nil)})
+	rewriteStreamGroups(key, so, func(argv [][]byte) { out = aof.AppendCommand(out, argv) })
+	return out
 }

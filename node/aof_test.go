@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
@@ -333,5 +334,135 @@ func TestAOFWithoutPreamble(t *testing.T) {
 	}
 	if got := digest(t, rc); got != want {
 		t.Fatalf("after the second rewrite %s, want %s", got, want)
+	}
+}
+
+// TestAOFWithoutPreambleStreams: without the RDB preamble a stream is
+// rewritten as Redis 7.0's rewriteStreamObject does (XADD per live entry,
+// XSETID, then groups, consumers and PELs), and both the node and
+// redis-server 7.0 load it back to the same stream.
+func TestAOFWithoutPreambleStreams(t *testing.T) {
+	s, rc := testServer(t, func(c *Config) { debugOn(c); c.AOFUseRDBPreamble = false })
+	ctx := context.Background()
+	do := func(args ...any) {
+		t.Helper()
+		if err := rc.Do(ctx, args...).Err(); err != nil && err != redis.Nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+	}
+	// Enough entries for several listpack nodes, some deleted (the first,
+	// a middle one and the last, so the last ID is no live entry's).
+	for i := 1; i <= 300; i++ {
+		do("XADD", "st", fmt.Sprintf("%d-%d", 1000+i/7, i), "f", i, "g", strings.Repeat("v", i%13))
+	}
+	do("XDEL", "st", "1000-1", "1021-150", "1042-300")
+	do("XGROUP", "CREATE", "st", "g1", "0")
+	do("XREADGROUP", "GROUP", "g1", "alice", "COUNT", 5, "STREAMS", "st", ">")
+	do("XREADGROUP", "GROUP", "g1", "bob", "COUNT", 3, "STREAMS", "st", ">")
+	do("XACK", "st", "g1", "1000-2")
+	do("XCLAIM", "st", "g1", "bob", 0, "1000-3") // delivery count 2
+	do("XGROUP", "CREATECONSUMER", "st", "g1", "carol")
+	do("XGROUP", "CREATE", "st", "g2", "$", "ENTRIESREAD", 297)
+	do("XGROUP", "CREATE", "st", "g3", "1010-70")
+	// An empty stream whose last ID survives, with a group; another
+	// never written (MKSTREAM); one with a TTL.
+	do("XADD", "emptied", "5-5", "a", "b")
+	do("XDEL", "emptied", "5-5")
+	do("XGROUP", "CREATE", "emptied", "eg", "$")
+	do("XGROUP", "CREATE", "mk", "mg", "$", "MKSTREAM")
+	do("XADD", "ttl", "*", "k", "v")
+	do("PEXPIRE", "ttl", 3600000)
+	keys := []string{"st", "emptied", "mk", "ttl"}
+
+	// seen-time is when a consumer was last active, which a command
+	// rewrite cannot carry (Redis's neither): the loader's XCLAIM and
+	// CREATECONSUMER make it the load time.
+	var mask func(v any) any
+	mask = func(v any) any {
+		l, ok := v.([]any)
+		if !ok {
+			return v
+		}
+		out := make([]any, len(l))
+		for i := range l {
+			out[i] = mask(l[i])
+			if i > 0 && l[i-1] == "seen-time" {
+				out[i] = "masked"
+			}
+		}
+		return out
+	}
+	full := func(c *redis.Client) map[string]string {
+		t.Helper()
+		m := map[string]string{}
+		for _, k := range keys {
+			v, err := c.Do(ctx, "XINFO", "STREAM", k, "FULL").Result()
+			if err != nil {
+				t.Fatalf("XINFO STREAM %s FULL: %v", k, err)
+			}
+			dv, err := c.Do(ctx, "DEBUG", "DIGEST-VALUE", k).Result()
+			if err != nil {
+				t.Fatalf("DEBUG DIGEST-VALUE %s: %v", k, err)
+			}
+			m[k] = fmt.Sprint(mask(v), " digest ", dv)
+		}
+		return m
+	}
+	want := full(rc)
+	wantDigest := digest(t, rc)
+
+	if err := rc.ConfigSet(ctx, "appendonly", "yes").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitRewrite(t, rc)
+	dir := filepath.Join(s.cfg.Dir, "appendonlydir")
+	base, err := os.ReadFile(filepath.Join(dir, "appendonly.aof.1.base.aof"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{
+		"$4\r\nXADD\r\n$2\r\nst\r\n$6\r\n1000-2\r\n$1\r\nf\r\n$1\r\n2\r\n",
+		"$4\r\nXADD\r\n$7\r\nemptied\r\n$6\r\nMAXLEN\r\n$1\r\n0\r\n$3\r\n0-1\r\n$1\r\nx\r\n$1\r\ny\r\n",
+		"$6\r\nXSETID\r\n$2\r\nst\r\n$8\r\n1042-300\r\n$12\r\nENTRIESADDED\r\n$3\r\n300\r\n$12\r\nMAXDELETEDID\r\n$8\r\n1042-300\r\n",
+		"$6\r\nXGROUP\r\n$6\r\nCREATE\r\n$2\r\nst\r\n$2\r\ng2\r\n$8\r\n1042-300\r\n$11\r\nENTRIESREAD\r\n$3\r\n297\r\n",
+		"$6\r\nXGROUP\r\n$14\r\nCREATECONSUMER\r\n$2\r\nst\r\n$2\r\ng1\r\n$5\r\ncarol\r\n",
+		"$10\r\nRETRYCOUNT\r\n$1\r\n2\r\n",
+		"$9\r\nPEXPIREAT\r\n$3\r\nttl\r\n",
+	} {
+		if !bytes.Contains(base, []byte(w)) {
+			t.Errorf("base lacks %q", w)
+		}
+	}
+	if bytes.Contains(base, []byte("RESTORE")) || bytes.Contains(base, []byte("$6\r\n1000-1\r\n")) {
+		t.Error("base has a RESTORE or the deleted entry 1000-1")
+	}
+
+	if err := rc.Do(ctx, "debug", "loadaof").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := full(rc); !maps.Equal(got, want) {
+		t.Fatalf("after DEBUG LOADAOF:\n%v\nwant\n%v", got, want)
+	}
+	if got := digest(t, rc); got != wantDigest {
+		t.Fatalf("digest after DEBUG LOADAOF %s, want %s", got, wantDigest)
+	}
+	if check, err := exec.LookPath("redis-check-aof"); err == nil {
+		out, err := exec.Command(check, filepath.Join(dir, "appendonly.aof.manifest")).CombinedOutput()
+		if err != nil || !bytes.Contains(out, []byte("valid")) {
+			t.Fatalf("redis-check-aof: %v\n%s", err, out)
+		}
+	}
+	rdir := t.TempDir()
+	if err := os.CopyFS(filepath.Join(rdir, "appendonlydir"), os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	o := redisWithDir(t, rdir, "--appendonly", "yes").Options()
+	ref := redis.NewClient(&redis.Options{Network: o.Network, Addr: o.Addr, Protocol: 2}) // replies shaped as the node's
+	t.Cleanup(func() { ref.Close() })
+	if got := full(ref); !maps.Equal(got, want) {
+		t.Fatalf("redis-server loaded the node's AOF:\n%v\nwant\n%v", got, want)
+	}
+	if got := digest(t, ref); got != wantDigest {
+		t.Fatalf("redis-server digest %s, want %s", got, wantDigest)
 	}
 }
