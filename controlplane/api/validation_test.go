@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +47,7 @@ func TestBadBodiesEverywhere(t *testing.T) {
 		method, path string
 		props        map[string]schema // of the body, when it takes one
 		takesBody    bool
+		query        map[string]schema
 	}
 	var ops []operation
 	for path, methods := range doc.Paths {
@@ -55,11 +58,21 @@ func TestBadBodiesEverywhere(t *testing.T) {
 						Schema schema `json:"schema"`
 					} `json:"content"`
 				} `json:"requestBody"`
+				Parameters []struct {
+					Name   string `json:"name"`
+					In     string `json:"in"`
+					Schema schema `json:"schema"`
+				} `json:"parameters"`
 			}
 			if err := json.Unmarshal(raw, &o); err != nil {
 				t.Fatal(err)
 			}
-			op := operation{method: strings.ToUpper(method), path: path}
+			op := operation{method: strings.ToUpper(method), path: path, query: map[string]schema{}}
+			for _, p := range o.Parameters {
+				if p.In == "query" {
+					op.query[p.Name] = p.Schema
+				}
+			}
 			if o.RequestBody != nil {
 				op.takesBody = true
 				s := o.RequestBody.Content["application/json"].Schema
@@ -96,11 +109,14 @@ func TestBadBodiesEverywhere(t *testing.T) {
 		"duplicate fields": `{"name": 1, "name": "x"}`,
 		"NUL in e-mail":    `{"email": "a\u0000b@example.com", "password": "correct horse battery"}`,
 	}
-	type probe struct{ name, body string }
+	type probe struct {
+		name, body, query string
+		badQuery          bool
+	}
 	probesFor := func(op operation) []probe {
 		var ps []probe
 		for name, b := range bodies {
-			ps = append(ps, probe{name, b})
+			ps = append(ps, probe{name: name, body: b})
 		}
 		// Out of range, per documented field: each sent alone, so every
 		// other required field is missing too; either is a 4xx.
@@ -119,7 +135,29 @@ func TestBadBodiesEverywhere(t *testing.T) {
 				bad = []string{`"x"`, "12"}
 			}
 			for i, v := range bad {
-				ps = append(ps, probe{fmt.Sprintf("%s #%d", field, i), fmt.Sprintf(`{%q: %s}`, field, v)})
+				ps = append(ps, probe{name: fmt.Sprintf("%s #%d", field, i), body: fmt.Sprintf(`{%q: %s}`, field, v)})
+			}
+		}
+		// Bad query parameters, on an empty body. An empty value is an
+		// absent one (the default), and a long wait is capped, not refused.
+		for param, s := range op.query {
+			var bad []string
+			switch {
+			case s.Type == "integer":
+				bad = []string{"abc", "1.5", "1e400", "99999999999999999999999"}
+				if s.Minimum != nil {
+					bad = append(bad, strconv.FormatFloat(*s.Minimum-1, 'f', -1, 64))
+				}
+				if s.Maximum != nil {
+					bad = append(bad, strconv.FormatFloat(*s.Maximum+1, 'f', -1, 64))
+				}
+			case s.Format == "date-time":
+				bad = []string{"yesterday", "2026-13-45T00:00:00Z", "0"}
+			default:
+				bad = []string{"forever", "-5s", "1x"}
+			}
+			for i, v := range bad {
+				ps = append(ps, probe{name: fmt.Sprintf("query %s #%d", param, i), query: param + "=" + url.QueryEscape(v), badQuery: true})
 			}
 		}
 		return ps
@@ -139,7 +177,11 @@ func TestBadBodiesEverywhere(t *testing.T) {
 			continue // would revoke the key the sweep runs under; it has no body
 		}
 		for _, p := range probesFor(op) {
-			req, err := http.NewRequest(op.method, e.http.URL+ids.Replace(op.path), strings.NewReader(p.body))
+			target := e.http.URL + ids.Replace(op.path)
+			if p.query != "" {
+				target += "?" + p.query
+			}
+			req, err := http.NewRequest(op.method, target, strings.NewReader(p.body))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -156,8 +198,8 @@ func TestBadBodiesEverywhere(t *testing.T) {
 			switch {
 			case res.StatusCode >= 500:
 				t.Errorf("%s", what)
-			case op.takesBody && (res.StatusCode < 400 || res.StatusCode >= 500):
-				t.Errorf("accepted a bad body: %s", what)
+			case (op.takesBody || p.badQuery) && res.StatusCode < 400:
+				t.Errorf("accepted bad input: %s", what)
 			case res.StatusCode >= 400:
 				var body struct {
 					Error struct{ Code, Message string } `json:"error"`
@@ -175,6 +217,9 @@ func TestBadBodiesEverywhere(t *testing.T) {
 type schema struct {
 	Ref        string            `json:"$ref"`
 	Type       string            `json:"type"`
+	Format     string            `json:"format"`
+	Minimum    *float64          `json:"minimum"`
+	Maximum    *float64          `json:"maximum"`
 	Properties map[string]schema `json:"properties"`
 }
 
