@@ -516,6 +516,7 @@ func (s *Server) infoMemory(w *infoWriter) {
 func (s *Server) infoPersistence(w *infoWriter) {
 	w.field("loading", s.isLoading())
 	w.field("async_loading", 0)
+	s.infoLoadingFields(w) // loading.go
 	w.field("current_cow_peak", 0)
 	w.field("current_cow_size", 0)
 	w.field("current_cow_size_age", 0)

@@ -135,9 +135,16 @@ type persistState struct {
 	loadExpired   int64
 	loadLoaded    int64
 	loading       bool
-	scheduled     bool // BGSAVE SCHEDULE waiting for an AOF rewrite
-	sliceKeys     int  // keys per lock hold of a background save (tests lower it)
-	aof           *aofState
+	// loadYield, set while a replica loads its primary's payload, lets
+	// clients in between slices of the load (they get -LOADING); the
+	// loading_* INFO fields follow it.
+	loadYield  func()
+	loadStart  time.Time
+	loadTotal  int64
+	loadedSize int64
+	scheduled  bool // BGSAVE SCHEDULE waiting for an AOF rewrite
+	sliceKeys  int  // keys per lock hold of a background save (tests lower it)
+	aof        *aofState
 }
 
 func (s *Server) persist() *persistState { return s.ext[persistExt].(*persistState) }
@@ -459,6 +466,9 @@ func (k *keySet) add(key string) bool {
 type sliceSink struct{ b []byte }
 
 func (k *sliceSink) Write(p []byte) (int, error) { k.b = append(k.b, p...); return len(p), nil }
+
+// loadSlice is how long a sliced load holds the shard lock at a time.
+const loadSlice = 5 * time.Millisecond
 
 // sliceKeys bounds the keys serialized per lock hold; sliceBytes the
 // buffer, so big values do not hold the lock for long either.
@@ -856,6 +866,8 @@ func (s *Server) loadRDB(r *rdb.Reader, replace bool, size int64) error {
 	var lru int64 = -1
 	var lfu int = -1
 	lastLog := time.Now()
+	lastYield := lastLog
+	st.loadStart, st.loadTotal, st.loadedSize = lastLog, size, 0
 	now := time.Now().UnixMilli()
 	for {
 		t, err := r.Byte()
@@ -971,6 +983,11 @@ func (s *Server) loadRDB(r *rdb.Reader, replace bool, size int64) error {
 		st.loadLoaded++
 		if s.cfg.KeyLoadDelay != 0 {
 			debugDelay(s.cfg.KeyLoadDelay)
+		}
+		if st.loadYield != nil && time.Since(lastYield) >= loadSlice {
+			st.loadedSize = r.Offset()
+			st.loadYield()
+			lastYield = time.Now()
 		}
 		if time.Since(lastLog) > 2*time.Second {
 			lastLog = time.Now()

@@ -778,7 +778,8 @@ func (s *Server) loadSyncPayload(r io.Reader, size int64, replid string, offset 
 	s.log.Info("MASTER <-> REPLICA sync: Loading DB in memory")
 	ps := s.persist()
 	ps.loading = true
-	err := s.loadRDB(rdb.NewReader(r, size, "(master payload)"), false, size)
+	// In slices, answering clients -LOADING in between (loading.go).
+	err := s.sliceLoad(func() error { return s.loadRDB(rdb.NewReader(r, size, "(master payload)"), false, size) })
 	ps.loading = false
 	if err != nil {
 		// Half a dataset is worse than none: Redis empties it too.
