@@ -109,12 +109,38 @@ export function Database({ id }: { id: string }) {
         <p class="notice" role="status">Provisioning: starting {db.shards} shard(s). This page updates by itself.</p>
       )}
       {db.status === 'failed' && <p class="form-error" role="alert">Provisioning failed: {db.failure_reason || 'unknown reason'}</p>}
+      {db.status === 'failed' && <Retry db={db} onRetried={(d) => { setDb(d); setReload((n) => n + 1); }} />}
       <Connect db={db} onChange={setDb} />
       {db.status === 'active' && <Usage db={db} memSamples={memSamples} />}
       {db.status === 'active' && <Replication db={db} onFailover={() => setReload((n) => n + 1)} />}
       <Settings db={db} onChange={setDb} />
       <Delete db={db} />
     </section>
+  );
+}
+
+// Retry provisions a failed database again. The control plane also retries
+// a few times on its own (see the events); this is the owner's go-ahead
+// after that, e.g. once the cause is fixed.
+function Retry({ db, onRetried }: { db: DB; onRetried: (d: DB) => void }) {
+  const [busy, setBusy] = useState(false);
+  const [err, setErr] = useState('');
+  const retry = async () => {
+    setBusy(true);
+    setErr('');
+    try {
+      onRetried(await api<DB>('POST', `/v1/databases/${encodeURIComponent(db.id)}/retry`));
+    } catch (e) {
+      setErr((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <p>
+      <button type="button" disabled={busy} onClick={retry}>{busy ? 'Retrying…' : 'Retry provisioning'}</button>
+      <FormError message={err} />
+    </p>
   );
 }
 
