@@ -32,6 +32,12 @@ type failoverTarget struct {
 	// when no TO was given).
 	host string
 	port int
+	// ackTarget, when set, is the offset the target must acknowledge
+	// instead of the whole stream: the hand-over (managed.go) asks for an
+	// ACK with a GETACK, which a replica answers with its offset before
+	// the GETACK itself, and nothing but GETACKs can follow while writes
+	// are paused.
+	ackTarget int64
 }
 
 func init() {
@@ -217,7 +223,7 @@ func (s *Server) updateFailoverStatus(now time.Time) {
 			}
 		}
 	}
-	if rep != nil && rep.ackOff == r.offset {
+	if rep != nil && (rep.ackOff == r.offset || f.ackTarget > 0 && rep.ackOff >= f.ackTarget) {
 		r.failoverState = failoverInProgress
 		s.log.Info(fmt.Sprintf("Failover target %s:%d is synced, failing over.", f.host, f.port))
 		s.setPrimary(f.host, f.port)

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"strconv"
@@ -238,4 +239,93 @@ func leaseInterceptor(s *Server, c *Client, cmd *command, args [][]byte) bool {
 	}
 	s.rejectCommand(c, cmd, errLeaseExpired)
 	return true
+}
+
+// ---- Hand-over (managed FAILOVER) ----------------------------------------
+
+// HandOver demotes this primary to a replica of target ("host:port", one
+// of its replicas) as FAILOVER TO does, so that no acknowledged write is
+// lost: writes pause, the target acknowledges the whole stream, and this
+// server asks it with PSYNC FAILOVER to lead, which promotes it at once
+// (without waiting for its host's heartbeat). It returns once the target
+// leads, or with an error (the target is not an online replica, did not
+// catch up within timeout, or refused) after which this server is still
+// the primary and writes resume; the caller then demotes it plainly.
+func (s *Server) HandOver(ctx context.Context, target, auth string, timeout time.Duration) error {
+	h, p, err := net.SplitHostPort(target)
+	if err != nil {
+		return fmt.Errorf("hand over to %q: %w", target, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return fmt.Errorf("hand over to %q: invalid port", target)
+	}
+	s.mu.Lock()
+	s.updateClock(time.Now())
+	switch {
+	case s.isReplica():
+		s.mu.Unlock()
+		return fmt.Errorf("hand over to %s: this shard is a replica", target)
+	case s.failingOver():
+		s.mu.Unlock()
+		return fmt.Errorf("hand over to %s: a failover is already in progress", target)
+	}
+	// The target is named by the address the control plane advertises;
+	// the replica announced its own IP, which may differ (NAT, names):
+	// its port then tells it apart.
+	if s.findReplica(h, port) == nil {
+		var found *replica
+		for _, rep := range s.repl().replicas {
+			if rep.port == port {
+				if found != nil {
+					found = nil
+					break
+				}
+				found = rep
+			}
+		}
+		if found == nil {
+			s.mu.Unlock()
+			return fmt.Errorf("hand over to %s: it is not a replica of this shard", target)
+		}
+		h = found.announcedIP()
+	}
+	s.replica().managedRole = true
+	s.cfg.MasterAuth = auth
+	if err := s.startFailover(h, port, true, max(timeout.Milliseconds(), 1), false); err != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("hand over to %s: %w", target, err)
+	}
+	s.log.Info("hand-over to " + target + " (control plane)")
+	// Ask for an ACK now rather than at the replica's next second: the
+	// GETACK is the stream's last bytes, and the ACK answering it covers
+	// the whole stream.
+	s.failover().ackTarget = s.replOffset()
+	s.replRequestAck()
+	s.mu.Unlock()
+	// The failover moves on from cron and the replicas' ACKs; poll its
+	// end, which timeout bounds.
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.mu.Lock()
+			s.abortFailover("hand-over cancelled")
+			s.mu.Unlock()
+			return fmt.Errorf("hand over to %s: %w", target, ctx.Err())
+		case <-tick.C:
+		}
+		s.mu.Lock()
+		if s.failingOver() {
+			s.mu.Unlock()
+			continue
+		}
+		ok := s.isReplica()
+		s.mu.Unlock()
+		if !ok {
+			return fmt.Errorf("hand over to %s: the replica did not take over (see the log)", target)
+		}
+		return nil
+	}
 }

@@ -82,3 +82,57 @@ func TestWriteLeaseReplicaAndLinkStatus(t *testing.T) {
 	<-p.Done()
 	eventually(t, "link down", 10*time.Second, func() bool { return !r.Status().MasterLinkUp })
 }
+
+// HandOver under a write load: the replica leads at once, through PSYNC
+// FAILOVER, with every write the old primary acknowledged.
+func TestManagedHandOver(t *testing.T) {
+	ctx := context.Background()
+	p, pc := testServer(t, nil)
+	r, rc := testServer(t, nil)
+	announce(t, r, rc)
+	if err := r.ReplicaOf(p.Addr().String(), ""); err != nil {
+		t.Fatal(err)
+	}
+	waitInSync(t, pc, rc)
+	if err := p.HandOver(ctx, "127.0.0.1:1", "", time.Second); err == nil {
+		t.Error("HandOver to a server that is no replica succeeded")
+	}
+	stop := make(chan struct{})
+	acked := make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { acked <- n }()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := pc.Set(ctx, "k", i, 0).Err(); err != nil {
+				return
+			}
+			n = i + 1
+		}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	start := time.Now()
+	if err := p.HandOver(ctx, r.Addr().String(), "", 5*time.Second); err != nil {
+		t.Fatalf("HandOver: %v", err)
+	}
+	took := time.Since(start)
+	close(stop)
+	n := <-acked
+	if st := r.Status(); st.Role != "primary" {
+		t.Fatalf("target role after HandOver = %s", st.Role)
+	}
+	if st := p.Status(); st.Role != "replica" {
+		t.Fatalf("old primary role after HandOver = %s", st.Role)
+	}
+	if v, _ := rc.Get(ctx, "k").Int(); v != n-1 {
+		t.Errorf("new primary has k=%d, the old one acknowledged up to %d", v, n-1)
+	}
+	if took > 900*time.Millisecond {
+		t.Errorf("HandOver took %v (it asks for the ACK at once)", took)
+	}
+	t.Logf("hand-over took %v after %d writes", took, n)
+}
