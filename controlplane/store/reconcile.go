@@ -109,6 +109,12 @@ func (s *Store) Reconcile(ctx context.Context, now time.Time, opts ReconcileOpti
 			}
 		}
 
+		// Retries before time-outs, so that a database failed in this pass
+		// waits at least for the next one, whatever the clock says.
+		if err := retryFailed(ctx, tx, now, opts.ProvisionTimeout); err != nil {
+			return err
+		}
+
 		rows, err = tx.Query(ctx, `SELECT d.id, d.account_id,
 				coalesce(string_agg('shard ' || sh.idx || ' ' || pl.role || ' on node ' || n.name, ', ' ORDER BY sh.idx, pl.role)
 					FILTER (WHERE NOT (pl.running AND pl.reported_role = pl.role)), '')
@@ -134,10 +140,6 @@ func (s *Store) Reconcile(ctx context.Context, now time.Time, opts ReconcileOpti
 			if err := failDatabase(ctx, tx, l.id, l.account, "timed out waiting for "+l.missing+" to run"); err != nil {
 				return err
 			}
-		}
-
-		if err := retryFailed(ctx, tx, now, opts.ProvisionTimeout); err != nil {
-			return err
 		}
 
 		if _, err := tx.Exec(ctx, `DELETE FROM databases d WHERE d.status = 'deleting' AND NOT EXISTS (
