@@ -317,17 +317,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	subjects := loginSubjects(email, clientAddress(r))
-	until, err := s.store.LoginLockedUntil(ctx, subjects, s.cfg.Now())
+	locked, charged, err := s.store.BeginLogin(ctx, subjects, s.cfg.Now())
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if !until.IsZero() {
-		s.tooManyLogins(w, until)
+	if !locked.IsZero() {
+		s.tooManyLogins(w, locked)
 		return
 	}
 	// Unknown e-mail and wrong password take the same path: a hash check,
-	// then the same failure count and reply.
+	// then the same reply; the attempt was already counted either way.
 	a, hash, err := s.store.AccountByEmail(ctx, email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.fail(w, r, err)
@@ -339,22 +339,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		err = s.cfg.Passwords.Check(hash, *in.Password)
 	}
 	if err != nil {
-		until, rerr := s.store.RecordLoginFailure(ctx, subjects, s.cfg.Now())
-		if rerr != nil {
-			s.fail(w, r, rerr)
-			return
-		}
-		if !until.IsZero() {
-			s.tooManyLogins(w, until)
+		if !charged.IsZero() {
+			s.tooManyLogins(w, charged)
 			return
 		}
 		writeError(w, http.StatusUnauthorized, "invalid_credentials", "wrong e-mail or password", "password")
 		return
 	}
-	// Only the e-mail's count is forgiven: forgiving the address too would
-	// let a guesser reset it by logging in to an account of their own
-	// between guesses.
-	if err := s.store.ResetLoginFailures(ctx, "email", subjects[0].Subject); err != nil {
+	if err := s.store.LoginSucceeded(ctx, subjects[0], subjects[1]); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -343,66 +343,71 @@ type LoginSubject struct {
 	Policy  LoginPolicy
 }
 
-// LoginLockedUntil returns the latest time until which any of the
-// subjects is locked out, or the zero time when none is.
-func (s *Store) LoginLockedUntil(ctx context.Context, subjects []LoginSubject, now time.Time) (time.Time, error) {
-	var until time.Time
-	for _, sub := range subjects {
-		var t time.Time
-		err := s.pool.QueryRow(ctx, `SELECT locked_until FROM login_failures
-			WHERE scope = $1 AND subject = $2 AND locked_until > $3`, sub.Scope, sub.Subject, now).Scan(&t)
-		if errors.Is(err, pgx.ErrNoRows) {
-			continue
-		}
-		if err != nil {
-			return time.Time{}, fmt.Errorf("check log-in lockout: %w", err)
-		}
-		if t.After(until) {
-			until = t
-		}
-	}
-	return until, nil
-}
-
-// RecordLoginFailure counts one failed log-in against every subject and
-// locks out those past their policy's free failures. It returns the
-// latest lockout it set (zero when none).
-func (s *Store) RecordLoginFailure(ctx context.Context, subjects []LoginSubject, now time.Time) (time.Time, error) {
-	var until time.Time
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		for _, sub := range subjects {
-			var n int
+// BeginLogin is called before a log-in's password is checked. When any
+// subject is locked out it counts nothing and returns locked, the latest
+// end of those lockouts. Otherwise it counts the attempt as a failure
+// against every subject up front (the row locks serialise concurrent
+// attempts, so a burst of parallel guesses cannot all slip past the
+// limit) and returns charged, the lockout that failure set (zero when
+// none): LoginSucceeded takes the charge back.
+func (s *Store) BeginLogin(ctx context.Context, subjects []LoginSubject, now time.Time) (locked, charged time.Time, err error) {
+	err = s.tx(ctx, func(tx pgx.Tx) error {
+		counts := make([]int, len(subjects))
+		for i, sub := range subjects {
+			var last time.Time
+			var until *time.Time
 			err := tx.QueryRow(ctx, `INSERT INTO login_failures AS f (scope, subject, failures, last_failure)
-				VALUES ($1, $2, 1, $3)
-				ON CONFLICT (scope, subject) DO UPDATE SET
-					failures = CASE WHEN f.last_failure < $4 THEN 1 ELSE f.failures + 1 END,
-					last_failure = $3
-				RETURNING failures`, sub.Scope, sub.Subject, now, now.Add(-sub.Policy.Window)).Scan(&n)
+				VALUES ($1, $2, 0, $3)
+				ON CONFLICT (scope, subject) DO UPDATE SET failures = f.failures
+				RETURNING failures, last_failure, locked_until`, sub.Scope, sub.Subject, now).Scan(&counts[i], &last, &until)
 			if err != nil {
-				return fmt.Errorf("count failed log-in: %w", err)
+				return fmt.Errorf("check log-in lockout: %w", err)
 			}
-			d := sub.Policy.lockout(n)
-			if d == 0 {
-				continue
+			if until != nil && until.After(now) && until.After(locked) {
+				locked = *until
 			}
-			t := now.Add(d)
-			if _, err := tx.Exec(ctx, `UPDATE login_failures SET locked_until = $3 WHERE scope = $1 AND subject = $2`,
-				sub.Scope, sub.Subject, t); err != nil {
-				return fmt.Errorf("lock out log-in: %w", err)
+			if last.Before(now.Add(-sub.Policy.Window)) {
+				counts[i] = 0
 			}
-			if t.After(until) {
-				until = t
+		}
+		if !locked.IsZero() {
+			return nil
+		}
+		for i, sub := range subjects {
+			n := counts[i] + 1
+			var until *time.Time
+			if d := sub.Policy.lockout(n); d > 0 {
+				t := now.Add(d)
+				until = &t
+				if t.After(charged) {
+					charged = t
+				}
+			}
+			if _, err := tx.Exec(ctx, `UPDATE login_failures SET failures = $3, last_failure = $4, locked_until = $5
+				WHERE scope = $1 AND subject = $2`, sub.Scope, sub.Subject, n, now, until); err != nil {
+				return fmt.Errorf("count log-in attempt: %w", err)
 			}
 		}
 		return nil
 	})
-	return until, err
+	return locked, charged, err
 }
 
-// ResetLoginFailures forgets the failures counted against a subject.
-func (s *Store) ResetLoginFailures(ctx context.Context, scope, subject string) error {
-	if _, err := s.pool.Exec(ctx, `DELETE FROM login_failures WHERE scope = $1 AND subject = $2`, scope, subject); err != nil {
-		return fmt.Errorf("reset failed log-ins: %w", err)
-	}
-	return nil
+// LoginSucceeded takes back the charge of BeginLogin: the e-mail's
+// failures are forgotten, the client address's count goes down by one
+// (and its lockout goes when that leaves it within its free failures).
+// Forgiving the address entirely would let a guesser reset it by logging
+// in to an account of their own between guesses.
+func (s *Store) LoginSucceeded(ctx context.Context, email, address LoginSubject) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM login_failures WHERE scope = $1 AND subject = $2`, email.Scope, email.Subject); err != nil {
+			return fmt.Errorf("reset failed log-ins: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE login_failures SET failures = greatest(failures - 1, 0),
+				locked_until = CASE WHEN failures - 1 <= $3 THEN NULL ELSE locked_until END
+			WHERE scope = $1 AND subject = $2`, address.Scope, address.Subject, address.Policy.Free); err != nil {
+			return fmt.Errorf("reset failed log-ins: %w", err)
+		}
+		return nil
+	})
 }

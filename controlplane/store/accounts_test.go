@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 )
@@ -23,53 +24,47 @@ func TestLoginFailures(t *testing.T) {
 	ctx := context.Background()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	p := LoginPolicy{Free: 2, Base: 10 * time.Second, Max: time.Minute, Window: time.Hour}
-	subs := []LoginSubject{{Scope: "email", Subject: "a@example.com", Policy: p}, {Scope: "address", Subject: "192.0.2.1", Policy: p}}
-	fail := func(at time.Time) time.Time {
+	email := LoginSubject{Scope: "email", Subject: "a@example.com", Policy: p}
+	addr := LoginSubject{Scope: "address", Subject: "192.0.2.1", Policy: p}
+	subs := []LoginSubject{email, addr}
+	begin := func(at time.Time, subs ...LoginSubject) (locked, charged time.Time) {
 		t.Helper()
-		u, err := s.RecordLoginFailure(ctx, subs, at)
+		l, c, err := s.BeginLogin(ctx, subs, at)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return u
+		return l, c
 	}
-	lockedUntil := func(at time.Time, subs ...LoginSubject) time.Time {
-		t.Helper()
-		u, err := s.LoginLockedUntil(ctx, subs, at)
-		if err != nil {
-			t.Fatal(err)
+	for i := 0; i < p.Free; i++ {
+		if l, c := begin(t0, subs...); !l.IsZero() || !c.IsZero() {
+			t.Fatalf("free attempt %d: locked %v charged %v", i, l, c)
 		}
-		return u
 	}
-	if !fail(t0).IsZero() || !fail(t0).IsZero() {
-		t.Fatal("a free failure locked out")
+	if l, c := begin(t0, subs...); !l.IsZero() || !c.Equal(t0.Add(10*time.Second)) {
+		t.Fatalf("third attempt: locked %v charged %v", l, c)
 	}
-	if u := fail(t0); !u.Equal(t0.Add(10 * time.Second)) {
-		t.Fatalf("third failure locks until %v", u)
+	// Locked: refused, and not counted.
+	if l, _ := begin(t0.Add(5*time.Second), subs...); !l.Equal(t0.Add(10 * time.Second)) {
+		t.Fatalf("locked until %v", l)
 	}
-	if u := lockedUntil(t0.Add(5*time.Second), subs...); !u.Equal(t0.Add(10 * time.Second)) {
-		t.Fatalf("locked until %v", u)
+	// At the deadline the next attempt goes through and doubles the lockout.
+	if l, c := begin(t0.Add(10*time.Second), subs...); !l.IsZero() || !c.Equal(t0.Add(30*time.Second)) {
+		t.Fatalf("fourth attempt: locked %v charged %v", l, c)
 	}
-	if u := lockedUntil(t0.Add(10*time.Second), subs...); !u.IsZero() {
-		t.Fatalf("still locked at the deadline: %v", u)
-	}
-	// The next failure doubles the lockout.
-	if u := fail(t0.Add(10 * time.Second)); !u.Equal(t0.Add(30 * time.Second)) {
-		t.Fatalf("fourth failure locks until %v", u)
-	}
-	// Forgiving the e-mail leaves the address locked.
-	if err := s.ResetLoginFailures(ctx, "email", "a@example.com"); err != nil {
+	// A success forgives the e-mail, and the address by one attempt only.
+	if err := s.LoginSucceeded(ctx, email, addr); err != nil {
 		t.Fatal(err)
 	}
-	if u := lockedUntil(t0.Add(11*time.Second), subs[0]); !u.IsZero() {
-		t.Fatalf("reset e-mail locked until %v", u)
+	if l, _ := begin(t0.Add(11*time.Second), email); !l.IsZero() {
+		t.Fatalf("forgiven e-mail locked until %v", l)
 	}
-	if u := lockedUntil(t0.Add(11*time.Second), subs[1]); u.IsZero() {
-		t.Fatal("the address was forgiven too")
+	if l, _ := begin(t0.Add(11*time.Second), addr); l.IsZero() {
+		t.Fatal("the address was forgiven entirely")
 	}
 	// After a quiet window the count starts afresh.
 	later := t0.Add(2 * time.Hour)
-	if u := fail(later); !u.IsZero() {
-		t.Fatalf("a failure after the window locked until %v", u)
+	if l, c := begin(later, subs...); !l.IsZero() || !c.IsZero() {
+		t.Fatalf("after the window: locked %v charged %v", l, c)
 	}
 	// The reconciler prunes what is old and no longer locking anything.
 	if err := s.Reconcile(ctx, later.Add(48*time.Hour), ReconcileOptions{NodeTimeout: time.Hour}); err != nil {
@@ -81,5 +76,40 @@ func TestLoginFailures(t *testing.T) {
 	}
 	if n != 0 {
 		t.Fatalf("%d login_failures rows left after pruning", n)
+	}
+}
+
+// TestLoginBurst: parallel guesses cannot all slip past the limit.
+func TestLoginBurst(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	now := time.Now()
+	p := LoginPolicy{Free: 3, Base: time.Minute, Max: time.Hour, Window: time.Hour}
+	subs := []LoginSubject{{Scope: "email", Subject: "b@example.com", Policy: p}}
+	const n = 20
+	passed := make(chan bool, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			locked, _, err := s.BeginLogin(ctx, subs, now)
+			if err != nil {
+				t.Error(err)
+			}
+			passed <- err == nil && locked.IsZero()
+		}()
+	}
+	wg.Wait()
+	close(passed)
+	got := 0
+	for ok := range passed {
+		if ok {
+			got++
+		}
+	}
+	// The free attempts, and the one whose failure sets the lockout.
+	if got != p.Free+1 {
+		t.Fatalf("%d of %d parallel attempts got through, want %d", got, n, p.Free+1)
 	}
 }
