@@ -295,6 +295,7 @@ func (s *Server) unblockAllForRoleChange() {
 		st := s.blockingState()
 		if bc := st.byClient[c]; bc != nil {
 			c.Error("UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)")
+			c.closeAfterReply = true // as Redis 7.0's disconnectAllBlockedClients
 			s.unblock(bc)
 		}
 	}
