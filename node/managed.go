@@ -152,6 +152,9 @@ type ManagedStatus struct {
 	// any old offset: it is no candidate for promotion.
 	MasterLinkUp   bool
 	SyncInProgress bool
+	// MasterLastIO is when the primary last sent the replica something
+	// (zero when the link is not streaming).
+	MasterLastIO time.Time
 	// On a primary: its write lease ran out, so it refuses writes.
 	LeaseExpired bool
 }
@@ -174,6 +177,9 @@ func (s *Server) Status() ManagedStatus {
 		st.Role = "replica"
 		st.MasterLinkUp = s.replLinkUp()
 		st.SyncInProgress = s.replica().state == replTransfer
+		if st.MasterLinkUp {
+			st.MasterLastIO = s.replica().lastIO
+		}
 	} else {
 		st.LeaseExpired = s.leaseExpired()
 	}

@@ -30,6 +30,10 @@ type shard struct {
 	// roleErr why following the desired one failed.
 	replicaOf string
 	roleErr   error
+	// promoteAt is when a replica the control plane made primary is
+	// promoted if its old primary has not handed over by then (zero:
+	// no promotion pending).
+	promoteAt time.Time
 }
 
 func (sh *shard) running() bool {
@@ -248,8 +252,28 @@ func (h *Host) reconcileShard(sh *shard, d wire.DesiredShard) (changed bool) {
 	if d.Role == "replica" {
 		primary = d.ReplicaOf
 	}
+	if primary == sh.replicaOf {
+		sh.promoteAt = time.Time{}
+	}
 	if primary != sh.replicaOf || sh.roleErr != nil {
-		err := sh.srv.ReplicaOf(primary, d.Password)
+		var err error
+		switch {
+		case primary != "" && sh.replicaOf == "" && sh.roleErr == nil && sh.srv.Status().Role == "primary":
+			// A running primary is demoted (manual failover): it hands
+			// over so that no write it acknowledged is lost, and the
+			// replica is promoted by it at once.
+			if herr := sh.srv.HandOver(h.base, primary, d.Password, handOverTimeout); herr != nil {
+				log.Warn("hand-over to the new primary failed; demoting without it", "to", primary, "err", herr)
+				err = sh.srv.ReplicaOf(primary, d.Password)
+			} else {
+				log.Info("handed over to the new primary", "to", primary)
+			}
+		case primary == "" && sh.replicaOf != "" && h.awaitHandOver(sh):
+			return changed
+		default:
+			err = sh.srv.ReplicaOf(primary, d.Password)
+		}
+		sh.promoteAt = time.Time{}
 		if err != nil {
 			if sh.roleErr == nil || sh.roleErr.Error() != err.Error() {
 				log.Error("shard cannot take its desired role", "role", d.Role, "replica_of", d.ReplicaOf, "err", err)
@@ -382,4 +406,26 @@ func (h *Host) stopAll() {
 			h.stopShard(sh)
 		}
 	}
+}
+
+// handOverTimeout bounds how long a demoted primary waits, writes paused,
+// for its replica to acknowledge its stream before demoting without it.
+const handOverTimeout = 2 * time.Second
+
+// awaitHandOver reports whether the promotion of sh, a replica the
+// control plane made primary, waits: while its old primary is alive and
+// streaming (something came in the last second), that primary's host is
+// about to hand over, which promotes sh with every acknowledged write; a
+// primary gone silent (dead, cut off, or idle with nothing to lose) does
+// not hold it up. The wait is bounded by two heartbeats. h.mu is held.
+func (h *Host) awaitHandOver(sh *shard) bool {
+	st := sh.srv.Status()
+	if st.Role != "replica" || !st.MasterLinkUp || time.Since(st.MasterLastIO) > time.Second {
+		return false
+	}
+	now := time.Now()
+	if sh.promoteAt.IsZero() {
+		sh.promoteAt = now.Add(min(2*h.interval, 3*time.Second))
+	}
+	return now.Before(sh.promoteAt)
 }
