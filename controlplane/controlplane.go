@@ -204,9 +204,11 @@ func Run(ctx context.Context, o Options) (err error) {
 		ProxyEndpoint:     o.ProxyEndpoint,
 		ProvisionTimeout:  o.ProvisionTimeout,
 		HeartbeatInterval: o.HeartbeatInterval,
-		// Half the time after which a silent node is declared down: its
-		// primaries stop writing well before a replica is promoted.
-		WriteLease:     o.NodeTimeout / 2,
+		// Well under the time after which a node silent to heartbeats
+		// and probes has its primaries failed over (measured from a
+		// heartbeat's sending, so at least that long before the control
+		// plane's last sight of it): they stop writing first.
+		WriteLease:     min(o.FailoverTimeout*3/4, o.NodeTimeout/2),
 		SecureCookies:  o.SecureCookies,
 		Console:        o.Console,
 		Log:            log,

@@ -156,7 +156,7 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Op
 	str(&memory, "memory-mb", "memory offered to shards in MB (default: 3/4 of the machine's or cgroup's)")
 	str(&o.Name, "name", "stable node name (default: the advertise address)")
 	str(&o.Bind, "bind", "address shards listen on, * for all (default: advertise if loopback, else *)")
-	str(&lease, "write-lease", "how long primaries accept writes after a successful heartbeat, e.g. 2s; off to never fence (default: the control plane's, half its node timeout)")
+	str(&lease, "write-lease", "how long primaries accept writes after a successful heartbeat, e.g. 2s; off to never fence (default: the control plane's, 3/4 of its failover timeout)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
