@@ -285,8 +285,11 @@ func (s *Server) dropLink() {
 	st.syncRead.Store(0)
 }
 
+const errUnblockedRoleChange = "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)"
+
 // unblockAllForRoleChange ends the blocking commands of every client with
 // Redis's -UNBLOCKED error: on a replica they could only wait forever.
+// Clients in WAIT are woken to find the server a replica (wait.go).
 func (s *Server) unblockAllForRoleChange() {
 	for _, c := range s.clients {
 		if c.flags&flagBlocked == 0 {
@@ -294,11 +297,12 @@ func (s *Server) unblockAllForRoleChange() {
 		}
 		st := s.blockingState()
 		if bc := st.byClient[c]; bc != nil {
-			c.Error("UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)")
+			c.Error(errUnblockedRoleChange)
 			c.closeAfterReply = true // as Redis 7.0's disconnectAllBlockedClients
 			s.unblock(bc)
 		}
 	}
+	s.replicaAcksChanged()
 }
 
 // replicaCron starts the link when one is due, as replicationCron does

@@ -77,6 +77,14 @@ func waitCommand(s *Server, c *Client, args [][]byte) {
 			c.closeAfterReply = true
 			return
 		}
+		if s.isReplica() { // REPLICAOF while waiting (unblockAllForRoleChange)
+			c.Error(errUnblockedRoleChange)
+			// Not a failed call: Redis 7.0.15's disconnectAllBlockedClients
+			// skips updateStatsOnUnblock.
+			c.errorReplied = false
+			c.closeAfterReply = true
+			return
+		}
 		got = s.replCountAcks(offset)
 		if int64(got) >= n || timedOut {
 			break
