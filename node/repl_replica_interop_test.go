@@ -164,6 +164,11 @@ func streamWrites(t *testing.T, rc *redis.Client) {
 			t.Fatalf("%v: %v", c, err)
 		}
 	}
+	// px-key must be gone (and its DEL propagated) before any comparison:
+	// otherwise the primary may list it while the replica already hides it.
+	eventually(t, "px-key expired on the primary", 5*time.Second, func() bool {
+		return rc.Exists(ctx, "px-key").Val() == 0
+	})
 	if _, err := rc.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Incr(ctx, "counter")
 		p.Set(ctx, "in-multi", "1", 0)

@@ -1789,8 +1789,9 @@ func init() {
 // AOF rewritten as commands): XGROUP CREATE ... ENTRIESREAD per group,
 // then per consumer either an idempotent XCLAIM ... TIME RETRYCOUNT
 // JUSTID FORCE for each pending entry or, for a consumer with none, XGROUP
-// CREATECONSUMER. The AOF rewrite here writes an RDB base instead; this is
-// for a rewrite without the RDB preamble.
+// CREATECONSUMER. Used by the AOF rewrite without the RDB preamble
+// (aof.go's appendRewriteStream); with the preamble the groups go in the
+// RDB base.
 func rewriteStreamGroups(key []byte, so *streamObj, emit func(argv [][]byte)) {
 	if so.groups == nil {
 		return
