@@ -346,3 +346,54 @@ func TestQueryBufferModel(t *testing.T) {
 		t.Fatalf("query buffer not shrunk: %d -> %d", q+f, q2+f2)
 	}
 }
+
+// TestClientPauseWriteLetsReadOnlyScriptsRun: scripts and functions that
+// declare no-writes (and EVAL_RO) are reads for CLIENT PAUSE WRITE, as in
+// Redis's pause.tcl "Test RO scripts are not blocked by pause RO"; a script
+// without flags still waits.
+func TestClientPauseWriteLetsReadOnlyScriptsRun(t *testing.T) {
+	s, _ := testServer(t, nil)
+	admin := dialRESP(t, s.Addr().String())
+	admin.do("set", "x", "y")
+	lib := "#!lua name=f1\nredis.register_function{function_name='f1', callback=function() return 'hello' end, flags={'no-writes'}}"
+	if got := admin.do("function", "load", "replace", lib); !strings.HasPrefix(got, "$2") {
+		t.Fatalf("FUNCTION LOAD = %q", got)
+	}
+	roScript := "#!lua flags=no-writes\nreturn 'unique script'"
+	if got := admin.do("client", "pause", "100000", "write"); got != "+OK\r\n" {
+		t.Fatal(got)
+	}
+	c := dialRESP(t, s.Addr().String())
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"eval", roScript, "0"}, "$13\r\nunique script\r\n"}, // not cached yet
+		{[]string{"eval", roScript, "0"}, "$13\r\nunique script\r\n"}, // cached
+		{[]string{"eval_ro", "return redis.call('get', KEYS[1])", "1", "x"}, "$1\r\ny\r\n"},
+		{[]string{"fcall", "f1", "0"}, "$5\r\nhello\r\n"},
+	} {
+		if got := c.do(tc.args...); got != tc.want {
+			t.Errorf("%v during PAUSE WRITE = %q, want %q", tc.args[0], got, tc.want)
+		}
+	}
+	w := dialRESP(t, s.Addr().String())
+	w.send("eval", "return redis.call('set', 'x', 'z')", "0")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		n := s.pausedClientCount()
+		s.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a script without flags did not wait for the WRITE pause")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	admin.do("client", "unpause")
+	if got := w.read(); got != "+OK\r\n" {
+		t.Fatalf("paused script after UNPAUSE = %q", got)
+	}
+}

@@ -37,6 +37,14 @@ func init() {
 	// the command (MULTI queueing, client pause), and a script command's
 	// declared flags are checked where Redis checks a command's flags.
 	interceptors = append([]interceptor{scriptInterceptor}, interceptors...)
+	// Client pause tells reads from writes by these flags: a no-writes
+	// script runs during CLIENT PAUSE WRITE, as in Redis.
+	for _, name := range []string{"eval", "eval_ro", "evalsha", "evalsha_ro", "fcall", "fcall_ro"} {
+		// Looked up when called: the table is built once every init ran.
+		registerDynamicFlags(name, func(s *Server, c *Client, args [][]byte) commands.Flag {
+			return s.scriptCommandFlags(lookupCommand([]byte(name)), args)
+		})
+	}
 	serverInits = append(serverInits, func(s *Server) {
 		st := &scriptingState{rand: lua.NewRand48()}
 		s.ext[scriptingExt] = st
@@ -756,17 +764,8 @@ func busyScript(s *Server, c *Client, cmd *command, run *scriptRun) bool {
 func scriptFlagsInterceptor(s *Server, c *Client, cmd *command, args [][]byte) bool {
 	var flags commands.Flag
 	switch cmd.Name {
-	case "eval", "eval_ro", "evalsha", "evalsha_ro":
-		flags = cmd.Flags
-		sha := cmd.Name == "evalsha" || cmd.Name == "evalsha_ro"
-		if sf, ok := s.evalDeclaredFlags(args[1], sha); ok {
-			flags = sf.commandFlags(flags)
-		}
-	case "fcall", "fcall_ro":
-		flags = cmd.Flags
-		if f := s.scripting().functions.lookup(string(args[1])); f != nil {
-			flags = f.flags.commandFlags(flags)
-		}
+	case "eval", "eval_ro", "evalsha", "evalsha_ro", "fcall", "fcall_ro":
+		flags = s.scriptCommandFlags(cmd, args)
 	case "function|load", "function|restore":
 		flags = cmd.Flags
 	default:
@@ -795,6 +794,25 @@ func scriptFlagsInterceptor(s *Server, c *Client, cmd *command, args [][]byte) b
 		return true
 	}
 	return false
+}
+
+// scriptCommandFlags is Redis's evalGetCommandFlags / fcallGetCommandFlags:
+// the flags of a script command once the script's declared flags replace
+// the row's write, deny-oom and stale flags.
+func (s *Server) scriptCommandFlags(cmd *command, args [][]byte) commands.Flag {
+	flags := cmd.Flags
+	switch cmd.Name {
+	case "fcall", "fcall_ro":
+		if f := s.scripting().functions.lookup(string(args[1])); f != nil {
+			flags = f.flags.commandFlags(flags)
+		}
+	default:
+		sha := cmd.Name == "evalsha" || cmd.Name == "evalsha_ro"
+		if sf, ok := s.evalDeclaredFlags(args[1], sha); ok {
+			flags = sf.commandFlags(flags)
+		}
+	}
+	return flags
 }
 
 // evalDeclaredFlags is Redis's evalGetCommandFlags: the flags of a
