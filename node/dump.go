@@ -214,9 +214,12 @@ func migrateCommand(s *Server, c *Client, args [][]byte) {
 			replace = true
 		case eqFold(args[j], "auth") && more >= 1:
 			auth = [][]byte{[]byte("AUTH"), args[j+1]}
+			c.redact(j + 1)
 			j++
 		case eqFold(args[j], "auth2") && more >= 2:
 			auth = [][]byte{[]byte("AUTH"), args[j+1], args[j+2]}
+			c.redact(j + 1)
+			c.redact(j + 2)
 			j += 2
 		case eqFold(args[j], "keys"):
 			if len(args[3]) != 0 {
