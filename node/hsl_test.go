@@ -1,6 +1,7 @@
 package node
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -38,5 +39,40 @@ func TestMigrateRedactsCredentials(t *testing.T) {
 	}
 	if n := strings.Count(got, "$10\r\n(redacted)\r\n"); n != 3 {
 		t.Errorf("SLOWLOG has %d redacted args, want 3: %q", n, got)
+	}
+}
+
+// CLUSTER and friends exist as in Redis 7.0 without cluster-enabled: listed
+// by COMMAND, every call refused with the same error.
+func TestClusterDisabled(t *testing.T) {
+	_, c := debugServer(t, nil)
+	const disabled = "-ERR This instance has cluster support disabled\r\n"
+	for _, tc := range []struct {
+		argv []string
+		want string
+	}{
+		{[]string{"cluster", "help"}, disabled},
+		{[]string{"cluster", "keyslot", "foo"}, disabled},
+		{[]string{"cluster", "info"}, disabled},
+		{[]string{"CLUSTER", "SLOTS"}, disabled},
+		{[]string{"asking"}, disabled},
+		{[]string{"readonly"}, disabled},
+		{[]string{"readwrite"}, disabled},
+		{[]string{"cluster"}, "-ERR wrong number of arguments for 'cluster' command\r\n"},
+		{[]string{"cluster", "keyslot"}, "-ERR wrong number of arguments for 'cluster|keyslot' command\r\n"},
+		{[]string{"cluster", "foo"}, "-ERR unknown subcommand 'foo'. Try CLUSTER HELP.\r\n"},
+	} {
+		if got := c.do(tc.argv...); got != tc.want {
+			t.Errorf("%v = %q, want %q", tc.argv, got, tc.want)
+		}
+	}
+	got := c.do("command", "list", "filterby", "pattern", "cluster*")
+	for _, name := range []string{"cluster", "cluster|help", "cluster|shards", "cluster|keyslot"} {
+		if !strings.Contains(got, "$"+strconv.Itoa(len(name))+"\r\n"+name+"\r\n") {
+			t.Errorf("COMMAND LIST FILTERBY PATTERN cluster* lacks %s: %q", name, got)
+		}
+	}
+	if got := c.do("command", "info", "cluster|help"); !strings.HasPrefix(got, "*1\r\n*10\r\n$12\r\ncluster|help\r\n") {
+		t.Errorf("COMMAND INFO cluster|help = %q", got)
 	}
 }
