@@ -1,6 +1,8 @@
 package node
 
 import (
+	"time"
+
 	"github.com/keyfleet/keyfleet/node/keyspace"
 )
 
@@ -43,9 +45,11 @@ func (s *Server) expireIfNeeded(db *DB, key []byte, at int64) bool {
 // deleteExpired removes an expired key and tells everyone who cares. The
 // deletion propagates as DEL, or UNLINK under lazyfree-lazy-expire.
 func (s *Server) deleteExpired(db *DB, key []byte) {
+	start := time.Now()
 	old, _ := db.ks.Delete(key)
 	lazy := s.cfg.LazyfreeLazyExpire
 	s.freeObject(old, lazy)
+	s.latencyAddSampleIfNeeded("expire-del", time.Since(start).Milliseconds())
 	s.stats.expiredKeys++
 	s.notify(notifyExpired, "expired", key, db.id)
 	s.keyModifiedByServer(db, key)

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // MIGRATE's AUTH and AUTH2 credentials never reach SLOWLOG or MONITOR, as
@@ -74,5 +75,30 @@ func TestClusterDisabled(t *testing.T) {
 	}
 	if got := c.do("command", "info", "cluster|help"); !strings.HasPrefix(got, "*1\r\n*10\r\n$12\r\ncluster|help\r\n") {
 		t.Errorf("COMMAND INFO cluster|help = %q", got)
+	}
+}
+
+// The active expiry cycle records its duration as the expire-cycle latency
+// event once it reaches latency-monitor-threshold, as Redis's
+// activeExpireCycle (latency-monitor.tcl "LATENCY of expire events").
+func TestExpireCycleLatencyEvent(t *testing.T) {
+	s, c := debugServer(t, nil)
+	c.do("debug", "set-active-expire", "0")
+	if got := c.do("debug", "populate", "100000"); got != "+OK\r\n" {
+		t.Fatalf("DEBUG POPULATE = %q", got)
+	}
+	c.do("eval", "for i=0,tonumber(ARGV[1])-1 do redis.call('pexpire','key:'..i,1) end", "0", "100000")
+	c.do("config", "set", "latency-monitor-threshold", "1")
+	s.mu.Lock()
+	s.setActiveExpire(true)
+	s.activeExpireCycle(time.Now().Add(time.Second)) // past the 1 ms TTLs
+	s.mu.Unlock()
+	// Deleting even part of 100000 expired keys, with their notifications
+	// and propagation, takes well over a millisecond.
+	if got := c.do("latency", "latest"); !strings.Contains(got, "$12\r\nexpire-cycle\r\n") {
+		t.Errorf("LATENCY LATEST after a long expire cycle = %q", got)
+	}
+	if got := c.do("latency", "history", "expire-cycle"); !strings.HasPrefix(got, "*1\r\n") {
+		t.Errorf("LATENCY HISTORY expire-cycle = %q", got)
 	}
 }
