@@ -71,3 +71,27 @@ func (s *Server) infoLoadingFields(w *infoWriter) {
 	w.raw("loading_loaded_perc", strconv.FormatFloat(perc, 'f', 2, 64))
 	w.raw("loading_eta_seconds", strconv.FormatInt(eta, 10))
 }
+
+// beginDisklessReceive marks the server loading while a diskless payload
+// (repl-diskless-load swapdb or on-empty-db) arrives: Redis loads it
+// from the socket as it comes, so clients see -LOADING and INFO
+// loading:1 during the transfer. The old data stays until the payload
+// is whole, and stays if the transfer fails.
+func (s *Server) beginDisklessReceive(size int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.persist()
+	st.loading = true
+	st.loadYield = func() {}
+	st.loadStart, st.loadTotal, st.loadedSize = time.Now(), max(size, 0), 0
+}
+
+// endDisklessReceive ends beginDisklessReceive's state (the load itself,
+// if it ran, has ended its own); the shard lock is not held.
+func (s *Server) endDisklessReceive() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.persist()
+	st.loading = false
+	st.loadYield = nil
+}

@@ -53,3 +53,33 @@ func TestReplicaAnswersLoadingDuringSync(t *testing.T) {
 		t.Fatalf("INFO after the load:\n%s", info)
 	}
 }
+
+// With repl-diskless-load swapdb the replica is loading from the first
+// byte of a slow transfer, keeps its old data if nothing replaces it,
+// and ends with the primary's.
+func TestReplicaLoadingDuringDisklessTransfer(t *testing.T) {
+	ctx := context.Background()
+	p, pc := testServer(t, func(c *Config) {
+		c.ReplDisklessSync, c.ReplDisklessSyncDelay, c.RDBKeySaveDelay = true, 0, 10000 // 10ms a key
+	})
+	_, rc := testServer(t, func(c *Config) { c.ReplDisklessLoad = "swapdb" })
+	for i := range 100 {
+		pc.Set(ctx, "k"+strconv.Itoa(i), "v", 0)
+	}
+	rc.Set(ctx, "old", "x", 0)
+	host, port, _ := net.SplitHostPort(p.Addr().String())
+	if err := rc.Do(ctx, "replicaof", host, port).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		return strings.Contains(rc.Info(ctx, "persistence").Val(), "loading:1\r\n")
+	})
+	if err := rc.Get(ctx, "old").Err(); err == nil || !strings.HasPrefix(err.Error(), "LOADING") {
+		t.Fatalf("GET during the transfer: %v, want -LOADING", err)
+	}
+	pc.ConfigSet(ctx, "rdb-key-save-delay", "0")
+	waitInSync(t, pc, rc)
+	if n := rc.DBSize(ctx).Val(); n != 100 {
+		t.Fatalf("replica has %d keys, want 100", n)
+	}
+}

@@ -690,6 +690,10 @@ func (l *replLink) fullSync(replid string, offset int64) error {
 	var tmp *os.File
 	if inMemory {
 		sink = &mem
+		// A diskless load is loading from the first byte, as Redis's
+		// (it reads the socket as it loads): -LOADING meanwhile.
+		s.beginDisklessReceive(size)
+		defer s.endDisklessReceive()
 	} else {
 		name := filepath.Join(l.cfg.dir, fmt.Sprintf("temp-%d.%d.rdb", time.Now().Unix(), os.Getpid()))
 		f, err := os.Create(name)
