@@ -44,6 +44,11 @@ type blockedClient struct {
 	// timeout writes the reply for a timeout or CLIENT UNBLOCK TIMEOUT.
 	timeout func()
 	wake    chan struct{}
+	// argv and callDur are the blocking call's arguments and the time it
+	// took: SLOWLOG logs the command once served, as the client sent it,
+	// with that time plus the serving (Redis's updateStatsOnUnblock).
+	argv    [][]byte
+	callDur time.Duration
 	// servesMissing asks for serve also when the key is gone: XREADGROUP
 	// then fails (stream_groups.go), as Redis's
 	// unblockDeletedStreamReadgroupClients.
@@ -274,10 +279,16 @@ func (s *Server) serveReadyKeys() {
 				s.updateClock(time.Now())
 				saved := bc.c.db
 				bc.c.db = bc.db
+				start := s.monoNow()
 				served := bc.serve(key)
 				bc.c.db = saved
 				if served {
 					s.unblock(bc)
+					reply := s.monoNow() - start
+					if bc.argv != nil {
+						s.slowlogPush(bc.c, bc.argv, (bc.callDur + reply).Microseconds())
+					}
+					s.latencyAddSampleIfNeeded("command-unblocking", reply.Milliseconds())
 				}
 			}
 		}

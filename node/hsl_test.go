@@ -102,3 +102,56 @@ func TestExpireCycleLatencyEvent(t *testing.T) {
 		t.Errorf("LATENCY HISTORY expire-cycle = %q", got)
 	}
 }
+
+// SLOWLOG logs commands as the client sent them, whatever they propagate
+// as, and a blocked command once it is served (slowlog.tcl "Rewritten
+// commands are logged as their original command").
+func TestSlowlogOriginalCommand(t *testing.T) {
+	s, c := debugServer(t, func(c *Config) { c.SlowlogLogSlowerThan = 0 })
+	newest := func() string {
+		t.Helper()
+		got := c.do("slowlog", "get", "1")
+		// *1 *6 :id :time :usec *argc ...: keep the argv onwards.
+		parts := strings.SplitN(got, "\r\n", 6)
+		if len(parts) < 6 {
+			t.Fatalf("SLOWLOG GET 1 = %q", got)
+		}
+		return parts[5]
+	}
+	c.do("sadd", "set", "a", "b", "c", "d", "e")
+	c.do("set", "A", "0")
+	for _, argv := range [][]string{
+		{"spop", "set", "10"},
+		{"geoadd", "cool-cities", "-122.33207", "47.60621", "Seattle"},
+		{"getset", "a", "5"},
+		{"INCRBYFLOAT", "A", "1.0"},
+	} {
+		c.do("slowlog", "reset")
+		c.do(argv...)
+		if got, want := newest(), respArray(argv); !strings.HasPrefix(got, want) {
+			t.Errorf("SLOWLOG after %v: %q, want prefix %q", argv, got, want)
+		}
+	}
+
+	rd := dialRESP(t, s.Addr().String())
+	rd.send("blpop", "l", "0")
+	waitBlocked(t, s, 1)
+	c.do("multi")
+	c.do("lpush", "l", "foo")
+	c.do("slowlog", "reset")
+	c.do("exec")
+	if got := rd.read(); got != "*2\r\n$1\r\nl\r\n$3\r\nfoo\r\n" {
+		t.Fatalf("BLPOP = %q", got)
+	}
+	if got, want := newest(), respArray([]string{"blpop", "l", "0"}); !strings.HasPrefix(got, want) {
+		t.Errorf("SLOWLOG after a served BLPOP: %q, want prefix %q", got, want)
+	}
+}
+
+func respArray(argv []string) string {
+	b := "*" + strconv.Itoa(len(argv)) + "\r\n"
+	for _, a := range argv {
+		b += "$" + strconv.Itoa(len(a)) + "\r\n" + a + "\r\n"
+	}
+	return b
+}

@@ -102,8 +102,18 @@ func (s *Server) observeCall(c *Client, cmd *command, args [][]byte, dur time.Du
 			s.latencyAddSample(event, ms)
 		}
 	}
-	if !cmd.Has(commands.SkipSlowlog) && c.flags&flagBlocked == 0 {
-		s.slowlogPush(c, args, dur.Microseconds())
+	if !cmd.Has(commands.SkipSlowlog) {
+		if c.flags&flagBlocked == 0 {
+			s.slowlogPush(c, args, dur.Microseconds())
+		} else if bc := s.blockingState().byClient[c]; bc != nil && s.cfg.SlowlogLogSlowerThan >= 0 {
+			// Logged when served (serveReadyKeys); the request's
+			// buffers may be reused by then.
+			bc.argv = make([][]byte, len(args))
+			for i, a := range args {
+				bc.argv[i] = append([]byte(nil), a...)
+			}
+			bc.callDur = dur
+		}
 	}
 	if cmd.Flags&(commands.SkipMonitor|commands.Admin) == 0 {
 		s.feedMonitors(c, c.db.id, args)
