@@ -426,6 +426,11 @@ func (s *Server) abortBgsave() {
 	if bg == nil || bg.onDone != nil {
 		return
 	}
+	if rs := s.repl().running; rs != nil && rs.bg == bg {
+		// A diskless sync to replicas: nothing on disk to kill, and
+		// no reason to wait for it.
+		return
+	}
 	s.log.Warn("There is a child saving an .rdb. Killing it!")
 	bg.aborted.Store(true)
 	s.waitBgsave()
