@@ -251,6 +251,7 @@ type topoCopy struct {
 	LagBytes      int64  `json:"lag_bytes"`
 	ReportedRole  string `json:"reported_role"`
 	ReportedEpoch int64  `json:"reported_epoch"`
+	LinkStatus    string `json:"link_status"`
 	Error         string `json:"error"`
 }
 

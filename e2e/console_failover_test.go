@@ -84,7 +84,7 @@ func TestConsoleFailover(t *testing.T) {
 			return false, nil
 		}
 		for _, c := range db.Topology[0].Placements {
-			if !c.Running || c.ReportedRole != c.Role {
+			if !c.Running || c.ReportedRole != c.Role || c.Role == "replica" && c.LinkStatus != "up" {
 				return false, nil
 			}
 		}

@@ -414,21 +414,25 @@ type PlacementStatus struct {
 	ReplOffset int64  `json:"repl_offset"`
 	// LagBytes is how far a replica's reported offset trails its
 	// primary's (0 for the primary).
-	LagBytes      int64      `json:"lag_bytes"`
-	ReportedRole  string     `json:"reported_role"`
-	ReportedEpoch int64      `json:"reported_epoch"`
-	NodeStatus    string     `json:"node_status"`
-	UsedMemory    int64      `json:"used_memory"`
-	Keys          int64      `json:"keys"`
-	Error         string     `json:"error,omitempty"`
-	ReportedAt    *time.Time `json:"reported_at"`
+	LagBytes      int64  `json:"lag_bytes"`
+	ReportedRole  string `json:"reported_role"`
+	ReportedEpoch int64  `json:"reported_epoch"`
+	// LinkStatus is a replica's link with its primary as its node last
+	// reported it ("up" or "down"; empty for a primary): a manual failover
+	// needs it up.
+	LinkStatus string     `json:"link_status,omitempty"`
+	NodeStatus string     `json:"node_status"`
+	UsedMemory int64      `json:"used_memory"`
+	Keys       int64      `json:"keys"`
+	Error      string     `json:"error,omitempty"`
+	ReportedAt *time.Time `json:"reported_at"`
 }
 
 // DatabaseShards lists a database's shards with their placements.
 func (s *Store) DatabaseShards(ctx context.Context, id string) ([]ShardInfo, error) {
 	rows, err := s.pool.Query(ctx, `SELECT sh.id, sh.idx, sh.slots, sh.epoch, pl.node_id, n.advertise || ':' || pl.port, pl.role,
 			pl.running, pl.repl_offset, pl.used_memory, pl.keys, pl.error, pl.reported_at,
-			pl.reported_role, pl.reported_epoch, n.status,
+			pl.reported_role, pl.reported_epoch, pl.link_status, n.status,
 			CASE WHEN pl.role = 'replica' THEN greatest(0, coalesce((SELECT pp.repl_offset FROM placements pp
 				WHERE pp.shard_id = sh.id AND pp.role = 'primary'), 0) - pl.repl_offset) ELSE 0 END
 		FROM shards sh JOIN placements pl ON pl.shard_id = sh.id JOIN nodes n ON n.id = pl.node_id
@@ -443,7 +447,7 @@ func (s *Store) DatabaseShards(ctx context.Context, id string) ([]ShardInfo, err
 		var p PlacementStatus
 		if err := rows.Scan(&si.ID, &si.Index, &si.Slots, &si.Epoch, &p.NodeID, &p.Address, &p.Role,
 			&p.Running, &p.ReplOffset, &p.UsedMemory, &p.Keys, &p.Error, &p.ReportedAt,
-			&p.ReportedRole, &p.ReportedEpoch, &p.NodeStatus, &p.LagBytes); err != nil {
+			&p.ReportedRole, &p.ReportedEpoch, &p.LinkStatus, &p.NodeStatus, &p.LagBytes); err != nil {
 			return nil, fmt.Errorf("list shards: %w", err)
 		}
 		if len(out) == 0 || out[len(out)-1].ID != si.ID {

@@ -44,6 +44,8 @@ export interface Placement {
   lag_bytes?: number;
   reported_role?: string;
   reported_epoch?: number;
+  // A replica's link with its primary as its node reports it: 'up' or 'down'.
+  link_status?: string;
   node_status?: string;
   error?: string;
 }

@@ -16,7 +16,7 @@ const db = {
   topology: [{
     id: 'sh_1', index: 0, epoch: 2, placements: [
       { node_id: 'n1', address: '10.0.0.1:7000', role: 'primary', running: true, used_memory: 1, keys: 1, repl_offset: 5000, lag_bytes: 0, reported_role: 'primary', reported_epoch: 2, node_status: 'up' },
-      { node_id: 'n2', address: '10.0.0.2:7000', role: 'replica', running: true, used_memory: 1, keys: 1, repl_offset: 3000, lag_bytes: 2048, reported_role: 'replica', reported_epoch: 2, node_status: 'up' },
+      { node_id: 'n2', address: '10.0.0.2:7000', role: 'replica', running: true, used_memory: 1, keys: 1, repl_offset: 3000, lag_bytes: 2048, reported_role: 'replica', reported_epoch: 2, link_status: 'down', node_status: 'up' },
     ],
   }],
 };
@@ -35,6 +35,8 @@ describe('Replication', () => {
     const replica = topo.querySelector('tr[data-role="replica"]')!;
     expect(replica.textContent).toContain('10.0.0.2:7000');
     expect(replica.textContent).toContain('2.0 KB');
+    expect(replica.textContent).toContain('link to primary down');
+    expect(topo.querySelector('tr[data-role="primary"]')!.textContent).not.toContain('link');
     const list = await screen.findByTestId('failovers');
     expect(list.textContent).toContain('node down');
     expect(list.textContent).toContain('1 → 2');

@@ -105,7 +105,8 @@ function Topology({ db }: { db: DB }) {
               <td>{p.role}</td>
               <td><code>{p.address}</code></td>
               <td>{p.node_status ?? '—'}</td>
-              <td>{p.running ? (p.reported_role && p.reported_role !== p.role ? `running as ${p.reported_role}` : 'running') : p.error || 'not running'}</td>
+              <td>{p.running ? (p.reported_role && p.reported_role !== p.role ? `running as ${p.reported_role}` : 'running') : p.error || 'not running'}
+                {p.running && p.role === 'replica' && p.link_status === 'down' ? ' (link to primary down)' : ''}</td>
               <td>{p.repl_offset ?? '—'}</td>
               <td>{p.role === 'replica' ? bytes(p.lag_bytes ?? 0) : '—'}</td>
             </tr>
