@@ -460,6 +460,25 @@ func noGroupForKey(c *Client, group, key []byte) {
 	c.Error("NOGROUP No such consumer group '" + string(group) + "' for key name '" + string(key) + "'")
 }
 
+// xgroupTarget looks up the stream (args[2]) and group (args[3]) an XGROUP
+// subcommand names, replying Redis's error when either is missing.
+func (s *Server) xgroupTarget(c *Client, args [][]byte) (*streamObj, *streamCG, bool) {
+	so, ok := s.streamLookupWrite(c, args[2])
+	if !ok {
+		return nil, nil, false
+	}
+	if so == nil {
+		c.Error(errXGroupNoKey)
+		return nil, nil, false
+	}
+	cg := so.groups.lookup(args[3])
+	if cg == nil {
+		noGroupForKey(c, args[3], args[2])
+		return nil, nil, false
+	}
+	return so, cg, true
+}
+
 func xgroupCreateCommand(s *Server, c *Client, args [][]byte) {
 	mkstream, entriesRead, ok := parseXGroupOptions(c, args, true)
 	if !ok {
@@ -505,17 +524,8 @@ func xgroupSetIDCommand(s *Server, c *Client, args [][]byte) {
 		return
 	}
 	key := args[2]
-	so, ok := s.streamLookupWrite(c, key)
+	so, cg, ok := s.xgroupTarget(c, args)
 	if !ok {
-		return
-	}
-	if so == nil {
-		c.Error(errXGroupNoKey)
-		return
-	}
-	cg := so.groups.lookup(args[3])
-	if cg == nil {
-		noGroupForKey(c, args[3], key)
 		return
 	}
 	if len(args) != 5 && len(args) != 7 {
@@ -563,17 +573,8 @@ func (gs *streamGroups) removeOK(name []byte) bool { return gs != nil && gs.remo
 
 func xgroupCreateConsumerCommand(s *Server, c *Client, args [][]byte) {
 	key := args[2]
-	so, ok := s.streamLookupWrite(c, key)
+	_, cg, ok := s.xgroupTarget(c, args)
 	if !ok {
-		return
-	}
-	if so == nil {
-		c.Error(errXGroupNoKey)
-		return
-	}
-	cg := so.groups.lookup(args[3])
-	if cg == nil {
-		noGroupForKey(c, args[3], key)
 		return
 	}
 	if s.createConsumer(c.db, key, cg, args[4]) == nil {
@@ -608,17 +609,8 @@ func (s *Server) lookupOrCreateConsumer(db *DB, key []byte, cg *streamCG, name [
 
 func xgroupDelConsumerCommand(s *Server, c *Client, args [][]byte) {
 	key := args[2]
-	so, ok := s.streamLookupWrite(c, key)
+	_, cg, ok := s.xgroupTarget(c, args)
 	if !ok {
-		return
-	}
-	if so == nil {
-		c.Error(errXGroupNoKey)
-		return
-	}
-	cg := so.groups.lookup(args[3])
-	if cg == nil {
-		noGroupForKey(c, args[3], key)
 		return
 	}
 	sc := cg.consumer(args[4])
