@@ -1262,18 +1262,12 @@ func xclaimCommand(s *Server, c *Client, args [][]byte) {
 			// keep the pointer honest.
 			nack, _ = cg.pel.Get(id)
 		}
-		if nack.consumer != sc && nack.consumer != nil {
-			nack.consumer.pel.Delete(id)
-		}
+		nack.moveTo(sc, id)
 		nack.deliveryTime = deliveryTime
 		if retryCount >= 0 {
 			nack.deliveryCount = uint64(retryCount)
 		} else if !justID {
 			nack.deliveryCount++
-		}
-		if nack.consumer != sc {
-			sc.pel.Insert(id, struct{}{})
-			nack.consumer = sc
 		}
 		if justID {
 			replyStreamID(c, id)
@@ -1290,6 +1284,19 @@ func xclaimCommand(s *Server, c *Client, args [][]byte) {
 		s.dirty++
 	}
 	c.SetArrayLen(d, n)
+}
+
+// moveTo makes sc the owner of the pending entry id, taking it out of its
+// previous owner's PEL (XCLAIM and XAUTOCLAIM, Redis's streamClaim).
+func (nack *streamNACK) moveTo(sc *streamConsumer, id streamID) {
+	if nack.consumer == sc {
+		return
+	}
+	if nack.consumer != nil {
+		nack.consumer.pel.Delete(id)
+	}
+	sc.pel.Insert(id, struct{}{})
+	nack.consumer = sc
 }
 
 // XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]
@@ -1381,16 +1388,10 @@ func xautoclaimCommand(s *Server, c *Client, args [][]byte) {
 			sc, _ = s.lookupOrCreateConsumer(c.db, key, cg, args[3])
 			nackp, _ = cg.pel.Get(id)
 		}
-		if nackp.consumer != sc && nackp.consumer != nil {
-			nackp.consumer.pel.Delete(id)
-		}
+		nackp.moveTo(sc, id)
 		nackp.deliveryTime = now
 		if !justID {
 			nackp.deliveryCount++
-		}
-		if nackp.consumer != sc {
-			sc.pel.Insert(id, struct{}{})
-			nackp.consumer = sc
 		}
 		if justID {
 			replyStreamID(c, id)
